@@ -1,0 +1,177 @@
+# arenapool - GNU make build.
+#
+#   make            build/libarenapool.a, build/libarenapool.so (+ malloc override)
+#   make debug      build/debug/libarenapool.a   (-DARENAPOOL_DEBUG=1)
+#   make asan       build/asan/libarenapool.a    (clang ASan+UBSan) and its test run
+#   make test       every suite: release, debug, asan (+ what mk/*.mk adds)
+#   make example    run examples/frame_loop.c
+#   make bench      the benchmarks (see bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# CC, CLANG, CFLAGS, PREFIX, DESTDIR can be overridden on the command line.
+# Extra modules plug in through mk/*.mk: they append to TEST_TARGETS,
+# CLEAN_EXTRA and define their own targets.
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CLANG   ?= clang
+CFLAGS  ?= -O2 -g
+PREFIX  ?= /usr/local
+DESTDIR ?=
+AR      ?= ar
+
+VERSION       := 0.1.0
+SOVERSION     := 0
+WARN          := -std=c11 -Wall -Wextra -Werror
+BASE_CPPFLAGS := -Iarena -Ipool -D_DEFAULT_SOURCE
+LDLIBS_LIB    := -lpthread
+
+# Library sources: everything in arena/ and pool/ except the malloc override,
+# which only goes into the LD_PRELOAD library.
+OVERRIDE_SRC := $(wildcard pool/mp_override.c)
+LIB_SRC      := $(wildcard arena/*.c) $(filter-out $(OVERRIDE_SRC),$(wildcard pool/*.c))
+LIB_HDR      := $(wildcard arena/*.h) $(wildcard pool/*.h)
+PUBLIC_HDR   := arena/arena.h pool/pool.h $(wildcard pool/mp.h)
+TEST_SRC     := $(wildcard tests/test_*.c)
+TEST_HDR     := $(wildcard tests/*.h)
+
+# Per-mode object lists: $(call objs,DIR)
+objs = $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRC))
+
+REL_DIR   := build
+DBG_DIR   := build/debug
+ASAN_DIR  := build/asan
+
+REL_CFLAGS  := $(WARN) $(CFLAGS)
+PIC_CFLAGS  := $(WARN) $(CFLAGS) -fPIC
+DBG_CFLAGS  := $(WARN) -O1 -g -DARENAPOOL_DEBUG=1
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_CFLAGS := $(WARN) -O1 -g $(ASAN_FLAGS)
+
+TEST_TARGETS :=
+CLEAN_EXTRA  :=
+
+.PHONY: all debug asan test test-release test-debug test-asan test-deps example \
+        install uninstall clean
+
+all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so
+
+-include $(sort $(wildcard mk/*.mk))
+
+# ---- release ----
+$(REL_DIR)/obj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) $(REL_CFLAGS) -c $< -o $@
+
+$(REL_DIR)/pic/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) $(PIC_CFLAGS) -c $< -o $@
+
+$(REL_DIR)/libarenapool.a: $(call objs,$(REL_DIR))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(REL_DIR)/libarenapool.so: $(patsubst %.c,$(REL_DIR)/pic/%.o,$(LIB_SRC))
+	$(CC) -shared -Wl,-soname,libarenapool.so.$(SOVERSION) -o $@ $^ $(LDLIBS_LIB)
+
+# ---- debug ----
+debug: $(DBG_DIR)/libarenapool.a
+
+$(DBG_DIR)/obj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) $(DBG_CFLAGS) -c $< -o $@
+
+$(DBG_DIR)/libarenapool.a: $(call objs,$(DBG_DIR))
+	rm -f $@ && $(AR) rcs $@ $^
+
+# ---- asan (clang) ----
+asan: $(ASAN_DIR)/libarenapool.a test-asan
+
+$(ASAN_DIR)/obj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BASE_CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
+
+$(ASAN_DIR)/libarenapool.a: $(call objs,$(ASAN_DIR))
+	rm -f $@ && $(AR) rcs $@ $^
+
+# ---- tests (Criterion) ----
+# One Criterion binary per mode, built from every tests/test_*.c.
+$(REL_DIR)/tests/run: $(TEST_SRC) $(TEST_HDR) $(REL_DIR)/libarenapool.a | test-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) -Itests $(REL_CFLAGS) $(TEST_SRC) $(REL_DIR)/libarenapool.a \
+	    -lcriterion -lpthread -o $@
+
+$(DBG_DIR)/tests/run: $(TEST_SRC) $(TEST_HDR) $(DBG_DIR)/libarenapool.a | test-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) -Itests $(DBG_CFLAGS) $(TEST_SRC) $(DBG_DIR)/libarenapool.a \
+	    -lcriterion -lpthread -o $@
+
+$(ASAN_DIR)/tests/run: $(TEST_SRC) $(TEST_HDR) $(ASAN_DIR)/libarenapool.a | test-deps
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BASE_CPPFLAGS) -Itests $(ASAN_CFLAGS) $(TEST_SRC) $(ASAN_DIR)/libarenapool.a \
+	    -lcriterion -lpthread -o $@
+
+# Criterion forks a process per test; -j2 matches the CI machine.
+CRITERION_ARGS ?= --jobs=2
+
+test-release: $(REL_DIR)/tests/run
+	@echo "== tests: release"
+	$(REL_DIR)/tests/run $(CRITERION_ARGS)
+
+test-debug: $(DBG_DIR)/tests/run
+	@echo "== tests: debug (ARENAPOOL_DEBUG=1)"
+	$(DBG_DIR)/tests/run $(CRITERION_ARGS)
+
+# detect_leaks=0: Criterion's own runner keeps allocations alive at exit.
+test-asan: $(ASAN_DIR)/tests/run
+	@echo "== tests: asan+ubsan (clang)"
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(ASAN_DIR)/tests/run $(CRITERION_ARGS)
+
+test: test-release test-debug test-asan $(TEST_TARGETS)
+	@echo "== make test: all suites passed"
+
+# Installs Criterion and clang when missing (root or sudo), else says how.
+test-deps:
+	@sh .ci/deps.sh test
+
+# ---- example ----
+EXAMPLE_CFLAGS := $(WARN) $(CFLAGS)
+
+build/examples/%: examples/%.c $(REL_DIR)/libarenapool.a $(PUBLIC_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) $(EXAMPLE_CFLAGS) $< $(REL_DIR)/libarenapool.a -lpthread -lm -o $@
+
+example: build/examples/frame_loop
+	build/examples/frame_loop
+
+# ---- install ----
+INCDIR := $(DESTDIR)$(PREFIX)/include/arenapool
+LIBDIR := $(DESTDIR)$(PREFIX)/lib
+PCDIR  := $(LIBDIR)/pkgconfig
+
+build/arenapool.pc: Makefile
+	@mkdir -p build
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include/arenapool' \
+	  'libdir=$${prefix}/lib' '' 'Name: arenapool' \
+	  'Description: bump-pointer arenas, object pools and a thread-caching allocator' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -larenapool' \
+	  'Libs.private: -lpthread' > $@
+
+install: all build/arenapool.pc
+	install -d $(INCDIR) $(LIBDIR) $(PCDIR)
+	install -m 644 $(PUBLIC_HDR) $(INCDIR)/
+	install -m 644 $(REL_DIR)/libarenapool.a $(LIBDIR)/
+	install -m 755 $(REL_DIR)/libarenapool.so $(LIBDIR)/libarenapool.so.$(VERSION)
+	ln -sf libarenapool.so.$(VERSION) $(LIBDIR)/libarenapool.so.$(SOVERSION)
+	ln -sf libarenapool.so.$(SOVERSION) $(LIBDIR)/libarenapool.so
+	install -m 644 build/arenapool.pc $(PCDIR)/arenapool.pc
+
+uninstall:
+	rm -rf $(INCDIR)
+	rm -f $(LIBDIR)/libarenapool.a $(LIBDIR)/libarenapool.so $(LIBDIR)/libarenapool.so.$(SOVERSION) \
+	      $(LIBDIR)/libarenapool.so.$(VERSION) $(PCDIR)/arenapool.pc
+
+clean:
+	rm -rf build $(CLEAN_EXTRA)

@@ -1,0 +1,642 @@
+/*
+ * arena.c - arena lifetime, the allocation slow path, marks and rewind,
+ * reset, deferred callbacks and statistics.
+ *
+ * Invariants: h.cur and h.end are ARENA_ALIGN aligned and lie in `chunk`;
+ * chunks in use form a stack (chunk -> prev -> ... -> first) in allocation
+ * order; mark records and deferred callbacks live in the arena, each stack
+ * ordered newest first, so a rewind pops exactly what its scope created.
+ * Memory not handed out is poisoned (ASan / Memcheck).  Called by users and
+ * by pool.c (which only uses the public API).
+ */
+#include "arena_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#define COLD __attribute__((cold))
+#else
+#define NOINLINE
+#define COLD
+#endif
+
+#define FILL_ALLOC 0xD0
+#define FILL_FREE 0xDF
+
+static size_t page_size(void) { return arena__os_page_size(); }
+
+/* Why not always abort: release builds give API misuse a defined answer
+ * (EINVAL); debug builds stop the program at the bug. */
+static bool arena_ok(const arena_t *a)
+{
+    if (ARENA__UNLIKELY(a == NULL))
+        return false;
+    if (ARENA__UNLIKELY(a->h.magic != ARENA__MAGIC)) {
+        if (ARENAPOOL_DEBUG)
+            arena__os_fatal("use of a destroyed or invalid arena", "arena", a, NULL, NULL);
+        return false;
+    }
+    return true;
+}
+
+static size_t used_now(const arena_t *a)
+{
+    return a->used_before + (size_t)(a->h.cur - a->chunk->start);
+}
+
+static void note_peak(arena_t *a)
+{
+    size_t u = used_now(a);
+    if (u > a->peak)
+        a->peak = u;
+}
+
+static char *chunk_end(const arena__chunk_t *c) { return (char *)c + c->size; }
+
+/* Mark [p, end) as no longer handed out: fill in debug builds, then poison. */
+static void release_range(char *p, char *end)
+{
+    if (end <= p)
+        return;
+#if ARENAPOOL_DEBUG >= 2
+    memset(p, FILL_FREE, (size_t)(end - p));
+#endif
+    ARENA__POISON(p, (size_t)(end - p));
+}
+
+#if ARENAPOOL_DEBUG >= 3
+static void check_invariants(const arena_t *a)
+{
+    size_t n = 0, mapped = 0, spare = 0;
+    bool cur_in_chunk = a->h.cur >= a->chunk->start && a->h.cur <= a->h.end &&
+                        a->h.end == chunk_end(a->chunk);
+    if (!cur_in_chunk || ((uintptr_t)a->h.cur & (ARENA_ALIGN - 1)))
+        arena__os_fatal("arena cursor outside its chunk", "arena", a, "cur", a->h.cur);
+    const arena__chunk_t *c = a->chunk;
+    for (; c; c = c->prev) {
+        n++, mapped += c->map_size;
+        if (c->prev == NULL && c != a->first)
+            arena__os_fatal("arena chunk chain does not end at the first chunk", "arena", a,
+                            "chunk", c);
+    }
+    for (c = a->spare; c; c = c->prev)
+        n++, mapped += c->map_size, spare += c->map_size;
+    if (n != a->nchunks || mapped != a->mapped || spare != a->spare_bytes)
+        arena__os_fatal("arena chunk accounting is inconsistent", "arena", a, NULL, NULL);
+}
+#define CHECK_INVARIANTS(a) check_invariants(a)
+#else
+#define CHECK_INVARIANTS(a) ((void)0)
+#endif
+
+/* ---- Chunks ---- */
+
+static void unmap_chunk(arena_t *a, arena__chunk_t *c)
+{
+    /* Why unpoison: ASan's shadow outlives munmap, and the next mapping at this
+     * address would inherit the poison. */
+    ARENA__UNPOISON(c, c->size);
+    a->mapped -= c->map_size;
+    a->nchunks--;
+    arena__os_unmap(c, c->map_size);
+}
+
+static size_t guard_size(unsigned flags) { return (flags & ARENA_F_GUARD) ? page_size() : 0; }
+
+/* Map a chunk of `size` bytes (plus a guard page if asked), within max_bytes. */
+static int map_chunk(arena_t *a, size_t size, arena__chunk_t **out)
+{
+    size_t guard = guard_size(a->flags);
+    size_t total = size + guard;
+    if (a->max_bytes && (a->mapped > a->max_bytes || total > a->max_bytes - a->mapped))
+        return ENOMEM;
+    void *p;
+    int err = arena__os_map(total, &p);
+    if (err)
+        return err;
+    if (guard && arena__os_protect_none((char *)p + size, guard)) {
+        arena__os_unmap(p, total);
+        return ENOMEM;
+    }
+    arena__chunk_t *c = p;
+    c->prev = NULL;
+    c->start = (char *)p + ARENA__CHUNK_HDR;
+    c->size = size;
+    c->map_size = total;
+    a->mapped += total;
+    a->nchunks++;
+    a->nmmaps++;
+    ARENA__POISON(c->start, size - ARENA__CHUNK_HDR);
+    *out = c;
+    return 0;
+}
+
+static void release_spares(arena_t *a)
+{
+    while (a->spare) {
+        arena__chunk_t *c = a->spare;
+        a->spare = c->prev;
+        a->spare_bytes -= c->map_size;
+        unmap_chunk(a, c);
+    }
+}
+
+/* A chunk with room for `need` data bytes: a retained one if one fits, else a
+ * new mapping.  Ordinary requests get the next size of the geometric sequence;
+ * a larger request gets a chunk of its own size and leaves the sequence alone. */
+static arena__chunk_t *acquire_chunk(arena_t *a, size_t need)
+{
+    for (arena__chunk_t **pp = &a->spare; *pp; pp = &(*pp)->prev) {
+        arena__chunk_t *c = *pp;
+        if (c->size - ARENA__CHUNK_HDR >= need) {
+            *pp = c->prev;
+            a->spare_bytes -= c->map_size;
+            c->prev = NULL;
+            return c;
+        }
+    }
+    size_t ps = page_size();
+    if (need > SIZE_MAX - ARENA__CHUNK_HDR - 2 * ps) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t min = ARENA__ROUND_UP(ARENA__CHUNK_HDR + need, ps);
+    bool ordinary = a->next_size >= min;
+    size_t want = ordinary ? a->next_size : min;
+    if (a->max_bytes) {
+        size_t guard = guard_size(a->flags);
+        size_t room = a->max_bytes > a->mapped ? a->max_bytes - a->mapped : 0;
+        if (room < min + guard && a->spare) {
+            /* Why: spares too small for this request still count against the
+             * cap; give them back rather than fail. */
+            release_spares(a);
+            room = a->max_bytes > a->mapped ? a->max_bytes - a->mapped : 0;
+        }
+        room = room > guard ? (room - guard) & ~(ps - 1) : 0;
+        if (want > room)
+            want = room;
+        if (want < min) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    arena__chunk_t *c;
+    int err = map_chunk(a, want, &c);
+    if (err && want > min)
+        err = map_chunk(a, min, &c);
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+    if (ordinary && c->size == a->next_size && a->next_size < ARENA__MAX_GROWTH)
+        a->next_size *= 2;
+    return c;
+}
+
+/* Put a chunk that left use on the spare stack (retained, poisoned). */
+static void push_spare(arena_t *a, arena__chunk_t *c)
+{
+    release_range(c->start, chunk_end(c));
+    c->prev = a->spare;
+    a->spare = c;
+    a->spare_bytes += c->map_size;
+}
+
+/* Keep at most retain_bytes of spares: those reused first stay. */
+static void trim_spares(arena_t *a)
+{
+    size_t kept = 0;
+    arena__chunk_t **pp = &a->spare;
+    while (*pp) {
+        arena__chunk_t *c = *pp;
+        if (c->map_size <= a->retain_bytes - kept) {
+            kept += c->map_size;
+            pp = &c->prev;
+            continue;
+        }
+        *pp = c->prev;
+        a->spare_bytes -= c->map_size;
+        unmap_chunk(a, c);
+    }
+}
+
+/* Why coalesce: after a reset, one retained chunk as large as all of them lets
+ * the next frame of the same size run without hopping chunks, and makes the
+ * loop reach a state with no mmap/munmap at all (Zig's retain_capacity idea). */
+static void coalesce_spares(arena_t *a)
+{
+    if (a->spare == NULL || a->spare->prev == NULL)
+        return;
+    size_t data = 0;
+    for (arena__chunk_t *c = a->spare; c; c = c->prev)
+        data += c->size - ARENA__CHUNK_HDR;
+    release_spares(a);
+    size_t ps = page_size(), guard = guard_size(a->flags);
+    size_t want = ARENA__ROUND_UP(ARENA__CHUNK_HDR + data, ps);
+    if (a->retain_bytes != ARENA_RETAIN_ALL && want + guard > a->retain_bytes)
+        want = a->retain_bytes > guard ? (a->retain_bytes - guard) & ~(ps - 1) : 0;
+    if (want <= ARENA__CHUNK_HDR)
+        return;
+    arena__chunk_t *c;
+    if (map_chunk(a, want, &c) == 0)
+        push_spare(a, c);
+}
+
+/* ---- Allocation ---- */
+
+/* Bump p (aligned, known to fit) past size bytes. */
+static void *bump_at(arena_t *a, char *p, size_t size)
+{
+    a->h.cur = p + ARENA__ROUND_UP(size, ARENA_ALIGN);
+    ARENA__UNPOISON(p, size);
+    return p;
+}
+
+NOINLINE COLD void *arena__alloc_slow(arena_t *a, size_t size, size_t align)
+{
+    uintptr_t cur = (uintptr_t)a->h.cur, end = (uintptr_t)a->h.end;
+    uintptr_t p = (cur + (align - 1)) & ~(uintptr_t)(align - 1);
+    if (p >= cur && p <= end && size <= end - p)
+        return bump_at(a, (char *)p, size);
+
+    /* The data start of a chunk is ARENA_ALIGN aligned, so a larger alignment
+     * costs at most align - ARENA_ALIGN bytes of padding. */
+    size_t pad = align > ARENA_ALIGN ? align - ARENA_ALIGN : 0;
+    if (size > SIZE_MAX / 2 || pad > SIZE_MAX / 2) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    arena__chunk_t *c = acquire_chunk(a, size + pad);
+    if (c == NULL)
+        return NULL;
+    a->used_before += (size_t)(a->h.cur - a->chunk->start);
+    c->prev = a->chunk;
+    a->chunk = c;
+    a->h.cur = c->start;
+    a->h.end = chunk_end(c);
+    p = ((uintptr_t)c->start + (align - 1)) & ~(uintptr_t)(align - 1);
+    void *r = bump_at(a, (char *)p, size);
+    CHECK_INVARIANTS(a);
+    return r;
+}
+
+/* The library's own allocations (mark records, callbacks): no debug fill. */
+static void *raw_alloc(arena_t *a, size_t size)
+{
+    char *p = a->h.cur;
+    if (size > (size_t)(a->h.end - p))
+        return arena__alloc_slow(a, size, ARENA_ALIGN);
+    return bump_at(a, p, size);
+}
+
+static void *fill_new(void *p, size_t size)
+{
+#if ARENAPOOL_DEBUG >= 2
+    if (p)
+        memset(p, FILL_ALLOC, size);
+#else
+    (void)size;
+#endif
+    return p;
+}
+
+void *arena__alloc_checked(arena_t *a, size_t size)
+{
+    if (a == NULL || a->h.magic != ARENA__MAGIC)
+        arena__os_fatal("arena_alloc on a NULL, destroyed or invalid arena", "arena", a, NULL,
+                        NULL);
+    return fill_new(raw_alloc(a, size), size);
+}
+
+void *arena_alloc_aligned(arena_t *a, size_t size, size_t align)
+{
+    if (!arena_ok(a) || align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align < ARENA_ALIGN)
+        align = ARENA_ALIGN;
+    return fill_new(arena__alloc_slow(a, size, align), size);
+}
+
+void *arena_calloc_aligned(arena_t *a, size_t n, size_t size, size_t align)
+{
+    if (size && n > SIZE_MAX / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = arena_alloc_aligned(a, n * size, align);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void *arena_calloc(arena_t *a, size_t n, size_t size)
+{
+    return arena_calloc_aligned(a, n, size, ARENA_ALIGN);
+}
+
+void *arena_realloc(arena_t *a, void *ptr, size_t old_size, size_t new_size)
+{
+    if (!arena_ok(a)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (ptr == NULL)
+        return fill_new(raw_alloc(a, new_size), new_size);
+    char *p = ptr;
+    bool newest = old_size <= SIZE_MAX - ARENA_ALIGN && p >= a->chunk->start &&
+                  p + ARENA__ROUND_UP(old_size, ARENA_ALIGN) == a->h.cur;
+    if (newest && new_size <= (size_t)(a->h.end - p)) {
+        /* In place: grow into the free tail, or give a shrink's tail back. */
+        char *old_end = a->h.cur;
+        a->h.cur = p + ARENA__ROUND_UP(new_size, ARENA_ALIGN);
+        if (new_size > old_size)
+            ARENA__UNPOISON(p, new_size);
+        else
+            release_range(a->h.cur, old_end);
+        ARENA__POISON(p + new_size, (size_t)(a->h.cur - (p + new_size)));
+        return p;
+    }
+    if (new_size <= old_size) {
+        ARENA__POISON(p + new_size, old_size - new_size);
+        return p;
+    }
+    char *q = raw_alloc(a, new_size);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, old_size);
+    fill_new(q + old_size, new_size - old_size);
+    return q;
+}
+
+char *arena_strndup(arena_t *a, const char *s, size_t n)
+{
+    if (s == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t len = strnlen(s, n);
+    char *p = arena_alloc_aligned(a, len + 1, 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+char *arena_strdup(arena_t *a, const char *s)
+{
+    return arena_strndup(a, s, SIZE_MAX);
+}
+
+char *arena_vsprintf(arena_t *a, const char *fmt, va_list ap)
+{
+    if (!arena_ok(a) || fmt == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* Format straight into the chunk's free tail; only when it does not fit,
+     * measure and format again into a fresh block. */
+    char *cur = a->h.cur;
+    size_t avail = (size_t)(a->h.end - cur);
+    va_list ap2;
+    va_copy(ap2, ap);
+    ARENA__UNPOISON(cur, avail);
+    int n = vsnprintf(cur, avail, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) {
+        ARENA__POISON(cur, avail);
+        if (errno == 0)
+            errno = EINVAL;
+        return NULL;
+    }
+    if ((size_t)n < avail) {
+        ARENA__POISON(cur + n + 1, avail - (size_t)n - 1);
+        a->h.cur = cur + ARENA__ROUND_UP((size_t)n + 1, ARENA_ALIGN);
+        return cur;
+    }
+    ARENA__POISON(cur, avail);
+    char *p = raw_alloc(a, (size_t)n + 1);
+    if (p)
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *arena_sprintf(arena_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = arena_vsprintf(a, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* ---- Deferred callbacks ---- */
+
+/* Run callbacks newer than `stop`, newest first; each is unlinked before it
+ * runs, so it runs exactly once even if it re-enters arena_stats etc. */
+static void run_defers(arena_t *a, arena__defer_t *stop)
+{
+    while (a->defers && a->defers != stop) {
+        arena__defer_t *d = a->defers;
+        a->defers = d->prev;
+        d->fn(d->arg);
+    }
+}
+
+int arena_defer(arena_t *a, void (*fn)(void *), void *arg)
+{
+    if (!arena_ok(a) || fn == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    arena__defer_t *d = raw_alloc(a, sizeof *d);
+    if (d == NULL)
+        return -1;
+    d->prev = a->defers;
+    d->fn = fn;
+    d->arg = arg;
+    a->defers = d;
+    return 0;
+}
+
+/* ---- Marks and rewind ---- */
+
+arena_mark_t arena_mark(arena_t *a)
+{
+    arena_mark_t m = {a, NULL, 0};
+    if (!arena_ok(a)) {
+        errno = EINVAL;
+        return m;
+    }
+    arena__mark_rec_t *r = raw_alloc(a, sizeof *r);
+    if (r == NULL)
+        return m;
+    r->prev = a->marks;
+    r->defers = a->defers;
+    r->chunk = a->chunk;
+    r->pos = a->h.cur;
+    r->used = used_now(a);
+    r->id = ++a->mark_seq;
+    a->marks = r;
+    m.rec = r;
+    m.id = r->id;
+    return m;
+}
+
+int arena_rewind(arena_t *a, arena_mark_t m)
+{
+    if (!arena_ok(a) || m.arena != a) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (m.rec == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /* Why the walk is cheap: records are ordered by id, newest first, and every
+     * record above the target is popped by a successful rewind.  A stale mark's
+     * record is no longer on the stack (its memory may even be unmapped, so it
+     * is compared, never read). */
+    arena__mark_rec_t *r = a->marks;
+    while (r && r->id > m.id)
+        r = r->prev;
+    if (r != m.rec || r->id != m.id) {
+        errno = EINVAL;
+        return -1;
+    }
+    note_peak(a);
+    run_defers(a, r->defers);
+    while (a->chunk != r->chunk) {
+        arena__chunk_t *c = a->chunk;
+        a->chunk = c->prev;
+        push_spare(a, c);
+    }
+    a->marks = r;
+    release_range(r->pos, chunk_end(r->chunk));
+    a->h.cur = r->pos;
+    a->h.end = chunk_end(r->chunk);
+    a->used_before = r->used - (size_t)(r->pos - r->chunk->start);
+    trim_spares(a);
+    CHECK_INVARIANTS(a);
+    return 0;
+}
+
+void arena_reset(arena_t *a)
+{
+    if (!arena_ok(a))
+        return;
+    note_peak(a);
+    run_defers(a, NULL);
+    a->marks = NULL;
+    while (a->chunk != a->first) {
+        arena__chunk_t *c = a->chunk;
+        a->chunk = c->prev;
+        push_spare(a, c);
+    }
+    release_range(a->first->start, chunk_end(a->first));
+    a->h.cur = a->first->start;
+    a->h.end = chunk_end(a->first);
+    a->used_before = 0;
+    coalesce_spares(a);
+    trim_spares(a);
+    CHECK_INVARIANTS(a);
+}
+
+/* ---- Lifetime and stats ---- */
+
+arena_t *arena_create(const arena_opts_t *opts)
+{
+    arena_opts_t o = opts ? *opts : (arena_opts_t){0};
+    if (o.flags & ~ARENA_F_GUARD) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t ps = page_size();
+    size_t head = ARENA__CHUNK_HDR + ARENA__ROUND_UP(sizeof(struct arena), ARENA_ALIGN);
+    size_t min_first = ARENA__ROUND_UP(head + ARENA_ALIGN, ps);
+    size_t size = o.chunk_size ? o.chunk_size : ARENA__DEFAULT_CHUNK;
+    if (size > ARENA__MAX_GROWTH * 64) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size = ARENA__ROUND_UP(size, ps);
+    if (size < min_first)
+        size = min_first;
+    size_t guard = guard_size(o.flags);
+    if (o.max_bytes && size + guard > o.max_bytes) {
+        /* Why shrink rather than fail: the cap is the promise; the chunk size
+         * is only a hint. */
+        size = o.max_bytes > guard ? (o.max_bytes - guard) & ~(ps - 1) : 0;
+        if (size < min_first) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    void *p;
+    int err = arena__os_map(size + guard, &p);
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+    if (guard && arena__os_protect_none((char *)p + size, guard)) {
+        arena__os_unmap(p, size + guard);
+        errno = ENOMEM;
+        return NULL;
+    }
+    arena__chunk_t *c = p;
+    arena_t *a = (arena_t *)((char *)p + ARENA__CHUNK_HDR);
+    memset(a, 0, sizeof *a);
+    c->prev = NULL;
+    c->start = (char *)p + head;
+    c->size = size;
+    c->map_size = size + guard;
+    a->h.cur = c->start;
+    a->h.end = chunk_end(c);
+    a->h.magic = ARENA__MAGIC;
+    a->chunk = a->first = c;
+    a->mapped = c->map_size;
+    a->nchunks = a->nmmaps = 1;
+    a->next_size = size * 2 < ARENA__MAX_GROWTH ? size * 2 : ARENA__MAX_GROWTH;
+    a->max_bytes = o.max_bytes;
+    a->retain_bytes = o.retain_bytes ? o.retain_bytes : ARENA_RETAIN_ALL;
+    a->flags = o.flags;
+    ARENA__POISON(c->start, (size_t)(a->h.end - c->start));
+    return a;
+}
+
+void arena_destroy(arena_t *a)
+{
+    if (a == NULL || !arena_ok(a))
+        return;
+    run_defers(a, NULL);
+    a->h.magic = 0;
+    release_spares(a);
+    arena__chunk_t *first = a->first;
+    while (a->chunk != first) {
+        arena__chunk_t *c = a->chunk;
+        a->chunk = c->prev;
+        unmap_chunk(a, c);
+    }
+    /* The arena lives in its first chunk: read nothing after this. */
+    ARENA__UNPOISON(first, first->size);
+    arena__os_unmap(first, first->map_size);
+}
+
+void arena_stats(const arena_t *a, arena_stats_t *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!arena_ok(a))
+        return;
+    out->used = used_now(a);
+    out->peak = a->peak > out->used ? a->peak : out->used;
+    out->mapped = a->mapped;
+    out->chunks = a->nchunks;
+    out->mmaps = a->nmmaps;
+}

@@ -1,0 +1,237 @@
+/*
+ * arena.h - bump-pointer arenas that grow by linked mmap chunks.
+ *
+ * Allocate many objects, free them all at once: arena_reset() between frames
+ * or requests, or arena_mark()/arena_rewind() for nested scopes.  Cleanup
+ * callbacks (arena_defer) run when the scope that registered them ends.
+ *
+ * Guarantees: every arena_alloc result is aligned to ARENA_ALIGN; allocation
+ * is O(1) (an inline bump, one branch); rewind and reset are O(chunks + marks
+ * and callbacks released).  An arena is used by one thread at a time; distinct
+ * arenas need no locking.  Failed calls return NULL or -1 with errno set and
+ * leave the arena exactly as it was.
+ *
+ * Build switches (compile your program with the same ones as the library):
+ *   ARENAPOOL_DEBUG=1..3   misuse checks (1), invariants and fill bytes (2),
+ *                          full walks (3); misuse is reported, then abort().
+ *   AddressSanitizer       memory not handed out is poisoned.
+ *   ARENAPOOL_VALGRIND     the same through Memcheck client requests.
+ */
+#ifndef ARENAPOOL_ARENA_H
+#define ARENAPOOL_ARENA_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+#include <cstddef>
+extern "C" {
+#endif
+
+/* ---- Build-mode plumbing shared by arena.h and pool.h ---- */
+
+#ifndef ARENAPOOL_DEBUG
+#define ARENAPOOL_DEBUG 0
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA__ASAN 1
+#endif
+#endif
+
+#if defined(ARENA__ASAN)
+#include <sanitizer/asan_interface.h>
+#define ARENA__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define ARENA__REVEAL_LINK(p) ASAN_UNPOISON_MEMORY_REGION((p), sizeof(void *))
+#elif defined(ARENAPOOL_VALGRIND)
+#include <valgrind/memcheck.h>
+#define ARENA__POISON(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#define ARENA__UNPOISON(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+#define ARENA__REVEAL_LINK(p) ((void)VALGRIND_MAKE_MEM_DEFINED((p), sizeof(void *)))
+#else
+#define ARENA__POISON(p, n) ((void)(p), (void)(n))
+#define ARENA__UNPOISON(p, n) ((void)(p), (void)(n))
+#define ARENA__REVEAL_LINK(p) ((void)(p))
+#endif
+/* ARENA__POISON: memory no longer handed out; ARENA__UNPOISON: handed out again
+ * (contents undefined); ARENA__REVEAL_LINK: make the first word of a poisoned
+ * free slot readable, for intrusive free lists. */
+
+#if defined(__GNUC__)
+#define ARENA__LIKELY(x) __builtin_expect(!!(x), 1)
+#define ARENA__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ARENA__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ARENA__MALLOC __attribute__((malloc))
+#else
+#define ARENA__LIKELY(x) (x)
+#define ARENA__UNLIKELY(x) (x)
+#define ARENA__PRINTF(f, a)
+#define ARENA__MALLOC
+#endif
+
+/* ---- Types ---- */
+
+typedef struct arena arena_t;
+
+/* A position in an arena, returned by value.  The fields are private; a mark
+ * is checked by arena_rewind (foreign and stale marks are refused). */
+typedef struct arena_mark {
+    arena_t *arena;
+    void *rec;
+    uint64_t id;
+} arena_mark_t;
+
+/* Alignment of every arena_alloc result: that of max_align_t (16 on x86-64). */
+#ifdef __cplusplus
+#define ARENA_ALIGN alignof(std::max_align_t)
+#else
+#define ARENA_ALIGN _Alignof(max_align_t)
+#endif
+
+/* retain_bytes values: keep every chunk (the default), or none but the first. */
+#define ARENA_RETAIN_ALL SIZE_MAX
+#define ARENA_RETAIN_NONE ((size_t)1)
+
+/* flags: put an inaccessible guard page after every chunk, so a linear
+ * overflow past a chunk's end faults at once. */
+#define ARENA_F_GUARD 1u
+
+typedef struct arena_opts {
+    size_t chunk_size;   /* first chunk's size; 0 = default (64 KiB)           */
+    size_t max_bytes;    /* cap on bytes mapped by this arena; 0 = no cap       */
+    size_t retain_bytes; /* bytes kept mapped by reset and rewind beyond what is
+                            in use; 0 = default = ARENA_RETAIN_ALL.  The first
+                            chunk is always kept.                               */
+    unsigned flags;      /* ARENA_F_*                                          */
+} arena_opts_t;
+
+typedef struct arena_stats {
+    size_t used;   /* bytes handed out since the last reset, padding included */
+    size_t peak;   /* largest `used` ever seen                                */
+    size_t mapped; /* bytes currently mapped from the OS                      */
+    size_t chunks; /* chunks currently held (in use or retained)              */
+    size_t mmaps;  /* chunk mappings made over the arena's life               */
+} arena_stats_t;
+
+/* The first fields of every arena: what the inline fast path reads.  Private. */
+struct arena__head {
+    char *cur;      /* next free byte, always ARENA_ALIGN aligned */
+    char *end;      /* end of the usable part of the current chunk */
+    uint32_t magic; /* ARENA__MAGIC while alive (checked in debug builds) */
+};
+#define ARENA__MAGIC 0xA7E4A001u
+
+/* ---- Lifetime ---- */
+
+/* Create an arena (NULL opts = defaults).  NULL with errno = EINVAL for
+ * unknown flags, ENOMEM when the first chunk cannot be mapped or exceeds max_bytes. */
+arena_t *arena_create(const arena_opts_t *opts);
+
+/* Run every deferred callback (newest first) and unmap all memory.  NULL is a no-op. */
+void arena_destroy(arena_t *a);
+
+/* ---- Allocation ---- */
+
+/* Out-of-line paths behind the inline fast path.  Private. */
+void *arena__alloc_slow(arena_t *a, size_t size, size_t align);
+void *arena__alloc_checked(arena_t *a, size_t size);
+
+/* `size` bytes aligned to ARENA_ALIGN, valid until the arena is rewound past
+ * them, reset or destroyed.  size 0 gives a valid, possibly shared pointer.
+ * NULL + ENOMEM when the arena cannot grow (max_bytes, mmap failure). */
+ARENA__MALLOC static inline void *arena_alloc(arena_t *a, size_t size)
+{
+#if ARENAPOOL_DEBUG
+    return arena__alloc_checked(a, size);
+#else
+    /* Fast path budget: ~8 instructions, one branch, no call, no division.
+     * cur and end are both ARENA_ALIGN aligned, so if size fits, its rounded
+     * size fits too, and rounding cannot overflow. */
+    struct arena__head *h = (struct arena__head *)a;
+    char *p = h->cur;
+    if (ARENA__UNLIKELY(size > (size_t)(h->end - p)))
+        return arena__alloc_slow(a, size, ARENA_ALIGN);
+    h->cur = p + ((size + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1));
+    ARENA__UNPOISON(p, size);
+    return p;
+#endif
+}
+
+/* `size` bytes aligned to `align`, any power of two (page size and beyond).
+ * NULL + EINVAL for align 0 or not a power of two; ENOMEM as arena_alloc. */
+ARENA__MALLOC void *arena_alloc_aligned(arena_t *a, size_t size, size_t align);
+
+/* n * size zeroed bytes aligned to ARENA_ALIGN; NULL + ENOMEM on overflow. */
+ARENA__MALLOC void *arena_calloc(arena_t *a, size_t n, size_t size);
+
+/* n * size zeroed bytes aligned to `align` (power of two, else EINVAL);
+ * NULL + ENOMEM on overflow.  Backs ARENA_NEW for over-aligned types. */
+ARENA__MALLOC void *arena_calloc_aligned(arena_t *a, size_t n, size_t size, size_t align);
+
+/* Resize an allocation of old_size bytes.  Grows in place when p is the newest
+ * allocation and the chunk has room; shrinking stays in place (and returns the
+ * space when p is the newest); otherwise copies min(old, new) bytes to a new
+ * block.  p == NULL acts as arena_alloc.  NULL + ENOMEM leaves p untouched. */
+void *arena_realloc(arena_t *a, void *p, size_t old_size, size_t new_size);
+
+/* Copy of the NUL-terminated string s in the arena; NULL + EINVAL if s is NULL. */
+char *arena_strdup(arena_t *a, const char *s);
+
+/* Copy of at most n bytes of s, always NUL-terminated; NULL + EINVAL if s is NULL. */
+char *arena_strndup(arena_t *a, const char *s, size_t n);
+
+/* printf into the arena, formatting in place when the chunk has room.
+ * NULL with errno set on a format error or ENOMEM. */
+char *arena_sprintf(arena_t *a, const char *fmt, ...) ARENA__PRINTF(2, 3);
+
+/* va_list form of arena_sprintf. */
+char *arena_vsprintf(arena_t *a, const char *fmt, va_list ap) ARENA__PRINTF(2, 0);
+
+/* A zeroed T (aligned for T) or NULL. */
+#define ARENA_NEW(a, T) ((T *)arena_calloc_aligned((a), 1, sizeof(T), ARENA__ALIGNOF(T)))
+/* A zeroed T[n] or NULL; n * sizeof(T) overflow gives NULL + ENOMEM. */
+#define ARENA_NEW_ARRAY(a, T, n) \
+    ((T *)arena_calloc_aligned((a), (n), sizeof(T), ARENA__ALIGNOF(T)))
+#ifdef __cplusplus
+#define ARENA__ALIGNOF(T) alignof(T)
+#else
+#define ARENA__ALIGNOF(T) _Alignof(T)
+#endif
+
+/* ---- Scopes ---- */
+
+/* Record the current position (leaves a small record in the arena).  If even
+ * that record cannot be allocated, the mark is empty and rewinding to it fails
+ * with ENOMEM. */
+arena_mark_t arena_mark(arena_t *a);
+
+/* Free everything allocated after m, run the callbacks deferred after m (newest
+ * first), and keep at most retain_bytes of the released chunks.  -1 + EINVAL
+ * for a mark from another arena or a stale one (the arena was rewound before it
+ * or reset since), changing nothing.  Rewinding to one mark twice is fine. */
+int arena_rewind(arena_t *a, arena_mark_t m);
+
+/* Free everything and run every deferred callback (newest first); keeps the
+ * first chunk plus up to retain_bytes, coalesced into one chunk so that a
+ * steady loop makes no mmap/munmap calls. */
+void arena_reset(arena_t *a);
+
+/* Run fn(arg) exactly once when the current scope ends: rewind to a mark taken
+ * before this call, reset or destroy; LIFO with other callbacks.  Callbacks must
+ * not allocate from or rewind the arena that runs them.  0, or -1 + ENOMEM/EINVAL. */
+int arena_defer(arena_t *a, void (*fn)(void *), void *arg);
+
+/* Fill *out with the arena's statistics (see arena_stats_t). */
+void arena_stats(const arena_t *a, arena_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENAPOOL_ARENA_H */

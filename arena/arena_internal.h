@@ -1,0 +1,69 @@
+/*
+ * arena_internal.h - chunk layout and bookkeeping records of arena.c.
+ * Only the .c files of arena/ include this; other modules use arena.h.
+ */
+#ifndef ARENAPOOL_ARENA_INTERNAL_H
+#define ARENAPOOL_ARENA_INTERNAL_H
+
+#include "arena.h"
+#include "os.h"
+
+#include <stdbool.h>
+
+#define ARENA__DEFAULT_CHUNK ((size_t)64 * 1024)
+/* Why a ceiling: doubling forever would map gigabytes for one stray burst. */
+#define ARENA__MAX_GROWTH ((size_t)64 * 1024 * 1024)
+
+#define ARENA__ROUND_UP(x, a) (((x) + ((a) - 1)) & ~(size_t)((a) - 1))
+
+/* A chunk is one mapping: [header | data ........ | guard page?]. */
+typedef struct arena__chunk {
+    struct arena__chunk *prev; /* older chunk in use, or the next spare */
+    char *start;               /* first data byte (ARENA_ALIGN aligned) */
+    size_t size;               /* bytes mapped, guard page excluded */
+    size_t map_size;           /* bytes mapped, guard page included */
+} arena__chunk_t;
+
+#define ARENA__CHUNK_HDR ARENA__ROUND_UP(sizeof(arena__chunk_t), ARENA_ALIGN)
+_Static_assert((ARENA_ALIGN & (ARENA_ALIGN - 1)) == 0, "ARENA_ALIGN must be a power of two");
+_Static_assert(sizeof(arena__chunk_t) <= 64, "chunk header stays small");
+
+/* A deferred callback; lives in the arena, above the mark it belongs to. */
+typedef struct arena__defer {
+    struct arena__defer *prev;
+    void (*fn)(void *);
+    void *arg;
+} arena__defer_t;
+
+/* What arena_mark leaves in the arena.  Records form a stack (newest first);
+ * a mark is valid exactly while its record is on that stack. */
+typedef struct arena__mark_rec {
+    struct arena__mark_rec *prev;
+    arena__defer_t *defers; /* newest callback when the mark was taken */
+    arena__chunk_t *chunk;  /* chunk holding pos */
+    char *pos;              /* position right after this record */
+    size_t used;            /* stats.used at pos */
+    uint64_t id;            /* unique per arena, increasing */
+} arena__mark_rec_t;
+
+struct arena {
+    struct arena__head h;     /* cur, end, magic: read by the inline fast path */
+    arena__chunk_t *chunk;    /* current chunk: the newest in use */
+    arena__chunk_t *first;    /* holds this struct; never released before destroy */
+    arena__chunk_t *spare;    /* retained chunks, the one to reuse first on top */
+    size_t spare_bytes;       /* bytes mapped by spares */
+    size_t used_before;       /* bytes used in chunks older than `chunk` */
+    size_t peak;              /* max used seen at the last decrease */
+    size_t mapped;            /* bytes mapped, all chunks, guards included */
+    size_t nchunks;           /* chunks held, in use and spare */
+    size_t nmmaps;            /* mappings made over the arena's life */
+    size_t next_size;         /* size of the next ordinary chunk */
+    size_t max_bytes;         /* 0 = no cap */
+    size_t retain_bytes;
+    unsigned flags;
+    arena__mark_rec_t *marks; /* newest live mark record */
+    arena__defer_t *defers;   /* newest pending callback */
+    uint64_t mark_seq;
+};
+
+#endif /* ARENAPOOL_ARENA_INTERNAL_H */

@@ -1,0 +1,207 @@
+/*
+ * os_posix.c - POSIX implementation of os.h: mmap, munmap, madvise, mprotect.
+ *
+ * Owns no state but the cached page size (and, in fault-injection builds, the
+ * armed failure counter).  Every function returns 0 or an errno value and
+ * restores errno, so callers above can promise "a failed call leaves errno as
+ * documented and the structure unchanged".
+ */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#include "os.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+
+static _Atomic size_t page_size_cache;
+
+size_t arena__os_page_size(void)
+{
+    size_t ps = atomic_load_explicit(&page_size_cache, memory_order_relaxed);
+    if (ps == 0) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+        atomic_store_explicit(&page_size_cache, ps, memory_order_relaxed);
+    }
+    return ps;
+}
+
+#ifdef ARENAPOOL_FAULT_INJECT
+/* Why atomics: the memory-pool tests map from several threads. */
+static _Atomic long fail_at = -1;
+static _Atomic long map_calls;
+
+long arena__os_fail_nth_map(long k)
+{
+    long made = atomic_exchange(&map_calls, 0);
+    atomic_store(&fail_at, k);
+    return made;
+}
+
+static int injected_failure(void)
+{
+    long n = atomic_fetch_add(&map_calls, 1);
+    long k = atomic_load(&fail_at);
+    return k >= 0 && n == k;
+}
+#else
+static inline int injected_failure(void) { return 0; }
+#endif
+
+static int raw_map(size_t size, void **out)
+{
+    if (injected_failure())
+        return ENOMEM;
+    int saved = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int err = errno;
+    errno = saved;
+    if (p == MAP_FAILED)
+        return err == EINVAL ? EINVAL : ENOMEM;
+    *out = p;
+    return 0;
+}
+
+int arena__os_map(size_t size, void **out)
+{
+    if (size == 0 || (size & (arena__os_page_size() - 1)) != 0)
+        return EINVAL;
+    return raw_map(size, out);
+}
+
+int arena__os_map_aligned(size_t size, size_t align, void **out)
+{
+    size_t ps = arena__os_page_size();
+    if (size == 0 || (size & (ps - 1)) || align < ps || (align & (align - 1)))
+        return EINVAL;
+    if (align == ps)
+        return raw_map(size, out);
+    if (size > SIZE_MAX - align)
+        return ENOMEM;
+    /* Why over-map: mmap only promises page alignment.  Map size+align, then
+     * give back the misaligned head and the unused tail. */
+    void *raw;
+    int err = raw_map(size + align, &raw);
+    if (err)
+        return err;
+    uintptr_t base = (uintptr_t)raw;
+    uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = aligned - base;
+    size_t tail = align - head;
+    if (head)
+        munmap(raw, head);
+    if (tail)
+        munmap((void *)(aligned + size), tail);
+    *out = (void *)aligned;
+    return 0;
+}
+
+int arena__os_unmap(void *p, size_t size)
+{
+    if (p == NULL || size == 0)
+        return EINVAL;
+    int saved = errno;
+    int rc = munmap(p, size);
+    int err = errno;
+    errno = saved;
+    return rc == 0 ? 0 : err;
+}
+
+int arena__os_decommit(void *p, size_t size)
+{
+    if (p == NULL || size == 0)
+        return EINVAL;
+    int saved = errno;
+    int rc = madvise(p, size, MADV_DONTNEED);
+    int err = errno;
+    errno = saved;
+    return rc == 0 ? 0 : err;
+}
+
+static int protect(void *p, size_t size, int prot)
+{
+    int saved = errno;
+    int rc = mprotect(p, size, prot);
+    int err = errno;
+    errno = saved;
+    return rc == 0 ? 0 : err;
+}
+
+int arena__os_protect_none(void *p, size_t size) { return protect(p, size, PROT_NONE); }
+int arena__os_protect_rw(void *p, size_t size) { return protect(p, size, PROT_READ | PROT_WRITE); }
+
+/* ---- Fatal reports: write(2) only ---- */
+
+static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
+{
+    while (s && *s && at + 1 < cap)
+        buf[at++] = *s++;
+    return at;
+}
+
+static size_t put_ptr(char *buf, size_t at, size_t cap, const void *p)
+{
+    char tmp[2 + 2 * sizeof(uintptr_t)];
+    uintptr_t v = (uintptr_t)p;
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    at = put_str(buf, at, cap, "0x");
+    while (n && at + 1 < cap)
+        buf[at++] = tmp[--n];
+    return at;
+}
+
+_Noreturn void arena__os_fatal(const char *what, const char *name1, const void *p1,
+                               const char *name2, const void *p2)
+{
+    char buf[512];
+    size_t at = put_str(buf, 0, sizeof buf, "arenapool: ");
+    at = put_str(buf, at, sizeof buf, what);
+    if (name1) {
+        at = put_str(buf, at, sizeof buf, " (");
+        at = put_str(buf, at, sizeof buf, name1);
+        at = put_str(buf, at, sizeof buf, "=");
+        at = put_ptr(buf, at, sizeof buf, p1);
+        if (name2) {
+            at = put_str(buf, at, sizeof buf, ", ");
+            at = put_str(buf, at, sizeof buf, name2);
+            at = put_str(buf, at, sizeof buf, "=");
+            at = put_ptr(buf, at, sizeof buf, p2);
+        }
+        at = put_str(buf, at, sizeof buf, ")");
+    }
+    buf[at++] = '\n';
+    ssize_t ignored = write(2, buf, at);
+    (void)ignored;
+    abort();
+}
+
+uint64_t arena__os_random(void)
+{
+    static _Atomic uint64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)(uintptr_t)&ts ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+                 (uint64_t)(uintptr_t)&counter ^
+                 (atomic_fetch_add(&counter, 1) * 0x9E3779B97F4A7C15ull) ^ (uint64_t)getpid();
+    /* splitmix64 finaliser: spread the bits */
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x | 1;
+}
