@@ -1,0 +1,49 @@
+/*
+ * helpers.h - shared fixtures and checks for the Criterion suites.
+ */
+#ifndef ARENAPOOL_TEST_HELPERS_H
+#define ARENAPOOL_TEST_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "pool.h"
+
+#define IS_ALIGNED(p, a) ((((uintptr_t)(p)) & ((uintptr_t)(a) - 1)) == 0)
+
+/* Fill n bytes at p with a pattern derived from a seed; check it later. */
+static inline void fill_pattern(void *p, size_t n, unsigned seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(seed * 31u + i * 7u + (i >> 8));
+}
+
+static inline int check_pattern(const void *p, size_t n, unsigned seed)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (unsigned char)(seed * 31u + i * 7u + (i >> 8)))
+            return 0;
+    return 1;
+}
+
+static inline arena_stats_t stats_of(const arena_t *a)
+{
+    arena_stats_t s;
+    arena_stats(a, &s);
+    return s;
+}
+
+/* Tiny deterministic PRNG so tests are reproducible. */
+static inline uint32_t test_rand(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*state >> 33);
+}
+
+#endif
