@@ -48,20 +48,20 @@ extern "C" {
 #include <sanitizer/asan_interface.h>
 #define ARENA__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define ARENA__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define ARENA__REVEAL_LINK(p) ASAN_UNPOISON_MEMORY_REGION((p), sizeof(void *))
+#define ARENA__REVEAL(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #elif defined(ARENAPOOL_VALGRIND)
 #include <valgrind/memcheck.h>
 #define ARENA__POISON(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
 #define ARENA__UNPOISON(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
-#define ARENA__REVEAL_LINK(p) ((void)VALGRIND_MAKE_MEM_DEFINED((p), sizeof(void *)))
+#define ARENA__REVEAL(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
 #else
 #define ARENA__POISON(p, n) ((void)(p), (void)(n))
 #define ARENA__UNPOISON(p, n) ((void)(p), (void)(n))
-#define ARENA__REVEAL_LINK(p) ((void)(p))
+#define ARENA__REVEAL(p, n) ((void)(p), (void)(n))
 #endif
 /* ARENA__POISON: memory no longer handed out; ARENA__UNPOISON: handed out again
- * (contents undefined); ARENA__REVEAL_LINK: make the first word of a poisoned
- * free slot readable, for intrusive free lists. */
+ * (contents undefined); ARENA__REVEAL: make bytes of a poisoned free
+ * slot readable with their contents defined, for bookkeeping kept in free slots. */
 
 #if defined(__GNUC__)
 #define ARENA__LIKELY(x) __builtin_expect(!!(x), 1)

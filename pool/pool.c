@@ -1,13 +1,17 @@
 /*
  * pool.c - fixed-size object pools carved from an arena.
  *
- * A pool owns a list of slabs (arena blocks of equal-size slots, oldest first)
- * and an intrusive LIFO free list threaded through free slots.  Slots are
- * carved from the current slab in address order, a batch at a time, so fresh
- * objects are contiguous; freed ones are reused newest first.  Every slab
- * registers an arena_defer callback, so an arena rewind that releases a slab
- * removes it from the pool before its memory goes.  Invariants: every free-list
- * entry is a carved slot of a held slab; live = carved - length(free list).
+ * A pool owns a list of slabs (arena blocks of equal-size slots, oldest first).
+ * Free slots are kept in two tiers: a small LIFO array in the pool (the hot
+ * end, read by the inline fast paths) and a list of "nodes", free slots that
+ * each store the addresses of up to node_cap other free slots.  Why nodes:
+ * after frees in random order a plain intrusive list makes every pop a
+ * dependent cache miss; a node hands back a whole batch for one miss.  Slots
+ * are carved from the current slab in address order, a batch at a time.
+ * Every slab registers an arena_defer callback, so an arena rewind that
+ * releases a slab removes it (and its free slots) from the pool before its
+ * memory goes.  Invariants: every free slot is in exactly one place (hot, a
+ * node, or a node's entries) and belongs to a held slab; live = carved - free.
  * Used by programs through pool.h; uses only the public arena API.
  */
 #include "pool.h"
@@ -30,9 +34,11 @@
 #define SLAB_FIRST_BYTES 4096u
 #define SLAB_MAX_BYTES ((size_t)1 << 20)
 #define SLAB_MIN_SLOTS 8u
-/* Slots linked per refill: about a page, so a refill touches memory the caller
- * is about to use anyway. */
+/* Slots carved per refill: about a page, at most half the hot array. */
 #define CARVE_BATCH_BYTES 4096u
+/* Entries per node: a batch of up to 32 slots per cache miss is plenty. */
+#define NODE_MAX 31u
+#define CHECKED (ARENAPOOL_DEBUG || ARENAPOOL_HARDENED)
 
 typedef struct slab {
     struct slab *next; /* newer slab */
@@ -43,66 +49,123 @@ typedef struct slab {
 } slab_t;
 
 struct pool {
-    struct pool__head h; /* free, slot, key, magic: read by the inline paths */
+    struct pool__head h; /* n, hot[], slot, key, magic: read by the inline paths */
     arena_t *arena;
     bool own_arena;
     bool dead;           /* destroyed or rewound away: callbacks do nothing */
     size_t align;
+    void *nodes;         /* newest node; word 0 links to the next */
+    size_t node_cap;     /* slot addresses a node holds after its link */
     slab_t *slabs;       /* oldest first */
-    slab_t *carve;       /* slab being carved, NULL if none has room */
+    slab_t *carve;       /* first slab that may still have uncarved slots */
     size_t carved;       /* slots carved since reset, over all slabs */
     size_t next_slab_bytes;
-    uintptr_t lo, hi;    /* bounds of every slab's slots (hardened pop check) */
+    uintptr_t lo, hi;    /* bounds of every slab's slots (hardened checks) */
 };
 
-/* ---- Free-list links ---- */
-
-static void *encode(const pool_t *p, const void *slot, void *next)
-{
-#if ARENAPOOL_HARDENED
-    /* Why XOR with the slot address too: a link copied to another slot (or a
-     * forged one) no longer decodes to a pool address. */
-    return (void *)((uintptr_t)next ^ p->h.key ^ (uintptr_t)slot);
-#else
-    (void)p, (void)slot;
-    return next;
-#endif
-}
-
-static void *decode(const pool_t *p, const void *slot, void *link)
-{
-    return encode(p, slot, link); /* XOR is its own inverse */
-}
-
-/* Read a free slot's link; the slot stays poisoned. */
-static void *read_link(const pool_t *p, void *slot)
-{
-    ARENA__REVEAL_LINK(slot);
-    void *link = *(void **)slot;
-    ARENA__POISON(slot, sizeof(void *));
-    return decode(p, slot, link);
-}
-
-static void write_link(pool_t *p, void *slot, void *next)
-{
-    ARENA__REVEAL_LINK(slot);
-    *(void **)slot = encode(p, slot, next);
-}
+_Static_assert(POOL__HOT >= 2 && (POOL__HOT & 1) == 0, "hot array spills by halves");
 
 static bool check_pool(const pool_t *p)
 {
     if (ARENA__UNLIKELY(p == NULL || p->h.magic != POOL__MAGIC)) {
-        if (ARENAPOOL_DEBUG || ARENAPOOL_HARDENED)
+        if (CHECKED)
             arena__os_fatal("use of a NULL, destroyed or invalid pool", "pool", p, NULL, NULL);
         return false;
     }
     return true;
 }
 
-_Noreturn void pool__corrupt(pool_t *p, const void *slot)
+#if ARENAPOOL_HARDENED
+static _Noreturn void corrupt(const pool_t *p, const void *slot)
 {
     arena__os_fatal("pool free list is corrupted (use after free or overflow?)", "pool", p,
                     "slot", slot);
+}
+#endif
+
+/* ---- Nodes: batches of free-slot addresses stored in a free slot ---- */
+
+/* Hardened builds store every word XOR-ed with the pool key and the word's
+ * own address, so a forged or overwritten word decodes to garbage and fails
+ * the bounds check instead of being handed out. */
+static void *encode(const pool_t *p, void *const *where, void *v)
+{
+#if ARENAPOOL_HARDENED
+    return (void *)((uintptr_t)v ^ p->h.key ^ (uintptr_t)where);
+#else
+    (void)p, (void)where;
+    return v;
+#endif
+}
+
+static void *validate(const pool_t *p, const void *node, void *v)
+{
+#if ARENAPOOL_HARDENED
+    if (v && ((uintptr_t)v < p->lo || (uintptr_t)v >= p->hi || ((uintptr_t)v & (p->align - 1))))
+        corrupt(p, node);
+#else
+    (void)p, (void)node;
+#endif
+    return v;
+}
+
+/* Write a node: link, then k entries, the rest NULL; the slot stays poisoned. */
+static void node_write(pool_t *p, void *node, void *link, void *const *e, size_t k)
+{
+    void **w = node;
+    size_t words = 1 + p->node_cap;
+    ARENA__REVEAL(w, words * sizeof(void *));
+    w[0] = encode(p, &w[0], link);
+    for (size_t i = 0; i < p->node_cap; i++)
+        w[1 + i] = encode(p, &w[1 + i], i < k ? e[i] : NULL);
+    ARENA__POISON(w, p->h.slot);
+}
+
+/* Read a node: returns its link and stores its non-NULL entries in out. */
+static void *node_read(const pool_t *p, void *node, void **out, size_t *k)
+{
+    void **w = node;
+    size_t words = 1 + p->node_cap;
+    ARENA__REVEAL(w, words * sizeof(void *));
+    void *link = validate(p, node, encode(p, &w[0], w[0]));
+    *k = 0;
+    for (size_t i = 0; i < p->node_cap; i++) {
+        void *v = validate(p, node, encode(p, &w[1 + i], w[1 + i]));
+        if (v)
+            out[(*k)++] = v;
+    }
+    ARENA__POISON(w, p->h.slot);
+    return link;
+}
+
+/* Move the older half of the hot array into nodes. */
+static void spill(pool_t *p)
+{
+    enum { HALF = POOL__HOT / 2 };
+    void **hot = p->h.hot;
+    size_t i = 1;
+    while (i <= HALF) {
+        void *node = hot[i++];
+        if (node == NULL)
+            continue; /* a pool_free(NULL) */
+        void *e[NODE_MAX];
+        size_t k = 0;
+        while (k < p->node_cap && i <= HALF)
+            if ((e[k] = hot[i++]) != NULL)
+                k++;
+        node_write(p, node, p->nodes, e, k);
+        p->nodes = node;
+    }
+    memmove(&hot[1], &hot[1 + HALF], (POOL__HOT - HALF) * sizeof(void *));
+    p->h.n = POOL__HOT - HALF;
+}
+
+/* Stack a free slot (poisoned already), spilling when the hot array is full. */
+static void push_free(pool_t *p, void *obj)
+{
+    if (p->h.n == POOL__HOT)
+        spill(p);
+    p->h.hot[++p->h.n] = obj;
 }
 
 /* ---- Slabs ---- */
@@ -124,7 +187,14 @@ static void bounds_add(pool_t *p, const slab_t *s)
         p->hi = (uintptr_t)s->end;
 }
 
-/* Arena callback: the arena is releasing slab s (rewind past its creation). */
+static bool in_slab(const slab_t *s, const void *obj)
+{
+    return (const char *)obj >= s->start && (const char *)obj < s->end;
+}
+
+/* Arena callback: the arena is releasing slab s (rewind past its creation).
+ * Every free slot inside s is forgotten; the others are stacked again, since
+ * nodes inside s are about to vanish with their entries. */
 static void slab_dropped(void *arg)
 {
     slab_t *s = arg;
@@ -137,19 +207,24 @@ static void slab_dropped(void *arg)
     if (*pp == NULL)
         return;
     *pp = s->next;
-    /* Drop the slab's slots from the free list, keeping the others' order. */
-    void *prev = NULL, *cur = p->h.free;
-    while (cur) {
-        void *next = read_link(p, cur);
-        if ((char *)cur >= s->start && (char *)cur < s->end) {
-            if (prev)
-                write_link(p, prev, next), ARENA__POISON(prev, sizeof(void *));
-            else
-                p->h.free = next;
-        } else {
-            prev = cur;
-        }
-        cur = next;
+
+    size_t kept = 0;
+    for (size_t i = 1; i <= p->h.n; i++)
+        if (p->h.hot[i] && !in_slab(s, p->h.hot[i]))
+            p->h.hot[++kept] = p->h.hot[i];
+    p->h.n = kept;
+    void *node = p->nodes;
+    p->nodes = NULL;
+    while (node) {
+        void *e[NODE_MAX];
+        size_t k;
+        void *next = node_read(p, node, e, &k);
+        if (!in_slab(s, node))
+            push_free(p, node);
+        for (size_t i = 0; i < k; i++)
+            if (!in_slab(s, e[i]))
+                push_free(p, e[i]);
+        node = next;
     }
     p->carved -= s->carved;
     if (p->carve == s)
@@ -206,36 +281,58 @@ static slab_t *slab_new(pool_t *p)
     return s;
 }
 
-/* Carve a batch of fresh slots: return the first, link the rest in address
- * order onto the (empty) free list. */
+/* Carve a batch of fresh slots (hot array empty): return the first; stack the
+ * rest so that they pop in address order. */
 static void *carve(pool_t *p)
 {
     slab_t *s = p->carve;
-    while (s && s->start + s->carved * p->h.slot >= s->end)
+    size_t slot = p->h.slot;
+    while (s && s->start + s->carved * slot >= s->end)
         s = s->next;
     if (s == NULL && (s = slab_new(p)) == NULL)
         return NULL;
     p->carve = s;
-    size_t slot = p->h.slot;
     size_t left = (size_t)(s->end - s->start) / slot - s->carved;
     size_t n = CARVE_BATCH_BYTES / slot;
     if (n < 1)
         n = 1;
+    if (n > POOL__HOT / 2)
+        n = POOL__HOT / 2;
     if (n > left)
         n = left;
     char *first = s->start + s->carved * slot;
     s->carved += n;
     p->carved += n;
-    void *next = p->h.free;
-    for (size_t i = n; i-- > 1;) {
-        char *slot_p = first + i * slot;
-        write_link(p, slot_p, next);
-        ARENA__POISON(slot_p, slot);
-        next = slot_p;
-    }
-    p->h.free = next;
+    for (size_t i = n; i-- > 1;)
+        p->h.hot[++p->h.n] = first + i * slot;
     ARENA__UNPOISON(first, slot);
     return first;
+}
+
+/* The hot array is empty (or holds only NULLs from pool_free(NULL)): take the
+ * newest node's batch, else carve. */
+static void *refill(pool_t *p)
+{
+    while (p->h.n && p->h.hot[p->h.n] == NULL)
+        p->h.n--;
+    if (p->h.n) {
+        void *obj = p->h.hot[p->h.n--];
+        ARENA__UNPOISON(obj, p->h.slot);
+        return obj;
+    }
+    void *node = p->nodes;
+    if (node == NULL)
+        return carve(p);
+    void *e[NODE_MAX];
+    size_t k;
+    p->nodes = node_read(p, node, e, &k);
+#if defined(__GNUC__)
+    __builtin_prefetch(p->nodes); /* the next refill's miss, early */
+#endif
+    while (k)
+        p->h.hot[++p->h.n] = e[--k];
+    ARENA__UNPOISON(node, p->h.slot);
+    return node;
 }
 
 /* ---- Allocation ---- */
@@ -246,16 +343,48 @@ NOINLINE COLD void *pool__alloc_slow(pool_t *p)
         errno = EINVAL;
         return NULL;
     }
-    return carve(p);
+    return refill(p);
 }
 
+NOINLINE COLD void pool__free_slow(pool_t *p, void *obj)
+{
+    if (obj == NULL || !check_pool(p))
+        return;
+    ARENA__POISON(obj, p->h.slot);
+    push_free(p, obj);
+}
+
+/* Checked builds keep a keyed canary in the last word of each free slot (slots
+ * of two words or more; nodes never use that word), so a double free is found
+ * in O(1); debug builds confirm it with a walk before reporting. */
 #define CANARY_SALT ((uintptr_t)0x5EEDF7EEDEADF7EEull)
 
-/* The second word of a free slot holds a keyed canary (slots of two words or
- * more), so a double free is found in O(1) without walking the free list. */
-static uintptr_t canary(const pool_t *p, const void *slot)
+static uintptr_t *canary_word(const pool_t *p, void *obj)
 {
-    return (uintptr_t)slot ^ p->h.key ^ CANARY_SALT;
+    return p->h.slot >= 2 * sizeof(void *) ? (uintptr_t *)((char *)obj + p->h.slot) - 1 : NULL;
+}
+
+static uintptr_t canary(const pool_t *p, const void *obj)
+{
+    return (uintptr_t)obj ^ p->h.key ^ CANARY_SALT;
+}
+
+static bool on_free_list(const pool_t *p, const void *obj)
+{
+    for (size_t i = 1; i <= p->h.n; i++)
+        if (p->h.hot[i] == obj)
+            return true;
+    for (void *node = p->nodes; node;) {
+        void *e[NODE_MAX];
+        size_t k;
+        if (node == obj)
+            return true;
+        node = node_read(p, node, e, &k);
+        for (size_t i = 0; i < k; i++)
+            if (e[i] == obj)
+                return true;
+    }
+    return false;
 }
 
 void *pool__alloc_checked(pool_t *p)
@@ -264,47 +393,33 @@ void *pool__alloc_checked(pool_t *p)
         errno = EINVAL;
         return NULL;
     }
-    void **obj = p->h.free;
+    void *obj = refill(p);
     if (obj == NULL)
-        return carve(p);
-    void *next = read_link(p, obj);
-    if (next && ((uintptr_t)next < p->lo || (uintptr_t)next >= p->hi ||
-                 ((uintptr_t)next & (p->align - 1))))
-        pool__corrupt(p, obj);
-    p->h.free = next;
-    ARENA__UNPOISON(obj, p->h.slot);
-    if (p->h.slot >= 2 * sizeof(void *))
-        obj[1] = 0;
+        return NULL;
+    validate(p, obj, obj);
+    uintptr_t *c = canary_word(p, obj);
+    if (c)
+        *c = 0;
 #if ARENAPOOL_DEBUG >= 2
     memset(obj, 0xD0, p->h.slot);
 #endif
     return obj;
 }
 
-static bool on_free_list(const pool_t *p, const void *obj)
-{
-    for (void *cur = p->h.free; cur; cur = read_link(p, cur))
-        if (cur == obj)
-            return true;
-    return false;
-}
-
 void pool__free_checked(pool_t *p, void *obj)
 {
-    if (obj == NULL)
-        return;
-    if (!check_pool(p))
+    if (obj == NULL || !check_pool(p))
         return;
     slab_t *s = slab_of(p, obj);
     size_t slot = p->h.slot;
     if (s == NULL || (size_t)((char *)obj - s->start) % slot != 0 ||
         (char *)obj >= s->start + s->carved * slot)
         arena__os_fatal("pool_free of a pointer this pool did not hand out", "pool", p, "ptr", obj);
-    void **o = obj;
+    uintptr_t *c = canary_word(p, obj);
     bool dbl;
-    if (slot >= 2 * sizeof(void *)) {
-        ARENA__REVEAL_LINK(&o[1]);
-        dbl = (uintptr_t)o[1] == canary(p, obj) && on_free_list(p, obj);
+    if (c) {
+        ARENA__REVEAL(c, sizeof *c);
+        dbl = *c == canary(p, obj) && (ARENAPOOL_HARDENED || on_free_list(p, obj));
     } else {
         dbl = on_free_list(p, obj);
     }
@@ -313,11 +428,10 @@ void pool__free_checked(pool_t *p, void *obj)
 #if ARENAPOOL_DEBUG >= 2
     memset(obj, 0xDF, slot);
 #endif
-    write_link(p, obj, p->h.free);
-    if (slot >= 2 * sizeof(void *))
-        o[1] = (void *)canary(p, obj);
-    p->h.free = obj;
+    if (c)
+        *c = canary(p, obj);
     ARENA__POISON(obj, slot);
+    push_free(p, obj);
 }
 
 void *pool_calloc(pool_t *p)
@@ -360,6 +474,11 @@ pool_t *pool_create(arena_t *a, size_t obj_size, size_t align)
         errno = saved;
         return NULL;
     }
+    size_t words = slot / sizeof(void *);
+    size_t reserved = 1 + (CHECKED && words >= 2); /* the link, and the canary */
+    p->node_cap = words > reserved ? words - reserved : 0;
+    if (p->node_cap > NODE_MAX)
+        p->node_cap = NODE_MAX;
     p->h.slot = slot;
     p->h.magic = POOL__MAGIC;
     p->h.key = ARENAPOOL_HARDENED ? (uintptr_t)arena__os_random() : 0;
@@ -384,7 +503,8 @@ void pool_reset(pool_t *p)
 {
     if (!check_pool(p))
         return;
-    p->h.free = NULL;
+    p->h.n = 0;
+    p->nodes = NULL;
     p->carved = 0;
     for (slab_t *s = p->slabs; s; s = s->next) {
 #if ARENAPOOL_DEBUG >= 2
@@ -411,12 +531,18 @@ void pool_stats(const pool_t *p, pool_stats_t *out)
     memset(out, 0, sizeof *out);
     if (!check_pool(p))
         return;
-    size_t free_len = 0, cap = 0;
-    for (void *cur = p->h.free; cur; cur = read_link(p, cur))
-        free_len++;
+    size_t free_n = 0, cap = 0;
+    for (size_t i = 1; i <= p->h.n; i++)
+        free_n += p->h.hot[i] != NULL;
+    for (void *node = p->nodes; node;) {
+        void *e[NODE_MAX];
+        size_t k;
+        node = node_read(p, node, e, &k);
+        free_n += 1 + k;
+    }
     for (const slab_t *s = p->slabs; s; s = s->next)
         cap += (size_t)(s->end - s->start) / p->h.slot;
     out->obj_size = p->h.slot;
-    out->live = p->carved - free_len;
+    out->live = p->carved - free_n;
     out->capacity = cap;
 }

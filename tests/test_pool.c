@@ -112,7 +112,52 @@ Test(pool, calloc_zeroes_reused_slots)
         cr_assert_eq(z[i], 0);
 }
 
-Test(pool, free_null_is_noop) { pool_free(pool_create(A, 16, 0), NULL); }
+Test(pool, free_null_is_noop)
+{
+    pool_t *p = pool_create(A, 16, 0);
+    void *o = pool_alloc(p);
+    for (int i = 0; i < 3 * POOL__HOT; i++)
+        pool_free(p, NULL);
+    pool_free(p, o);
+    for (int i = 0; i < 3 * POOL__HOT; i++)
+        pool_free(p, NULL);
+    cr_assert_eq(pool_alloc(p), o);
+    cr_assert_eq(pstats(p).live, 1);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_not_null(pool_alloc(p));
+}
+
+Test(pool, random_order_frees_are_all_reused)
+{
+    enum { N = 20000 };
+    static char *objs[N];
+    static unsigned perm[N];
+    pool_t *p = pool_create(A, 64, 0);
+    uint64_t rng = 99;
+    for (unsigned i = 0; i < N; i++)
+        objs[i] = pool_alloc(p), perm[i] = i;
+    for (unsigned i = N - 1; i > 0; i--) {
+        unsigned j = test_rand(&rng) % (i + 1), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    size_t cap = pstats(p).capacity;
+    for (unsigned i = 0; i < N; i++)
+        pool_free(p, objs[perm[i]]);
+    cr_assert_eq(pstats(p).live, 0);
+    /* Every slot comes back exactly once, and no new slab is needed. */
+    for (unsigned i = 0; i < N; i++) {
+        char *o = pool_alloc(p);
+        cr_assert(pool_owns(p, o));
+        memset(o, 0x5A, 64);
+        objs[i] = o;
+    }
+    cr_assert_eq(pstats(p).capacity, cap);
+    cr_assert_eq(pstats(p).live, N);
+    for (unsigned i = 0; i < N; i++) /* distinct: each slot tagged once */
+        *(unsigned *)objs[i] = i;
+    for (unsigned i = 0; i < N; i++)
+        cr_assert_eq(*(unsigned *)objs[i], i);
+}
 
 Test(pool, destroy_null_is_noop) { pool_destroy(NULL); }
 
