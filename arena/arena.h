@@ -230,6 +230,19 @@ int arena_defer(arena_t *a, void (*fn)(void *), void *arg);
 /* Fill *out with the arena's statistics (see arena_stats_t). */
 void arena_stats(const arena_t *a, arena_stats_t *out);
 
+/* ---- Scratch arenas (per thread) ---- */
+
+/* Begin a temporary scope on one of this thread's scratch arenas that is not
+ * in conflicts[0..n) (pass the arenas your caller may allocate results in).
+ * Allocate from the returned mark's .arena; end with arena_scratch_end.  The
+ * arenas are created on first use and released when the thread exits.
+ * On failure .arena is NULL and errno is ENOMEM (or EINVAL if every scratch
+ * arena conflicts). */
+arena_mark_t arena_scratch_begin(arena_t *const *conflicts, size_t n);
+
+/* End a scratch scope: rewind its arena to where the scope began. */
+void arena_scratch_end(arena_mark_t scratch);
+
 #ifdef __cplusplus
 }
 #endif
