@@ -1,0 +1,50 @@
+# mk/mp.mk - the memory pool's extra build products and test runs
+# (included by the main Makefile before its `test:` rule).
+#
+#   build/libarenapool_malloc.so   the LD_PRELOAD malloc (part of `make`)
+#   make tsan                      build/tsan/libarenapool.a (clang TSan) + the
+#                                  threaded mp tests through a plain driver
+#   make test-preload              real programs under glibc and under the .so
+#
+# Both test runs are part of `make test` through TEST_TARGETS.
+
+MP_SO        := $(REL_DIR)/libarenapool_malloc.so
+MP_SO_SRC    := $(wildcard pool/mp_*.c) arena/os_posix.c
+TSAN_DIR     := build/tsan
+TSAN_CFLAGS  := $(WARN) -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+
+.PHONY: tsan test-tsan test-preload
+
+all: $(MP_SO)
+
+# Only the pool and the OS layer: the override needs nothing else, and a
+# preloaded library should pull as little as possible into every process.
+$(MP_SO): $(patsubst %.c,$(REL_DIR)/pic/%.o,$(MP_SO_SRC))
+	$(CC) -shared -Wl,-soname,libarenapool_malloc.so -o $@ $^ $(LDLIBS_LIB)
+
+# ---- ThreadSanitizer (clang) ----
+$(TSAN_DIR)/obj/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BASE_CPPFLAGS) $(TSAN_CFLAGS) -c $< -o $@
+
+$(TSAN_DIR)/libarenapool.a: $(call objs,$(TSAN_DIR))
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(TSAN_DIR)/tests/tsan_mp: tests/tsan_mp.c $(wildcard tests/mp_*.h) $(TSAN_DIR)/libarenapool.a | test-deps
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BASE_CPPFLAGS) -Itests $(TSAN_CFLAGS) $< $(TSAN_DIR)/libarenapool.a -lpthread -o $@
+
+tsan: test-tsan
+
+# halt_on_error: a reported race fails the run.
+test-tsan: $(TSAN_DIR)/tests/tsan_mp
+	@echo "== tests: tsan (clang, threaded mp tests)"
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(TSAN_DIR)/tests/tsan_mp
+
+# ---- real programs under LD_PRELOAD ----
+test-preload: $(MP_SO)
+	@echo "== tests: real programs under LD_PRELOAD=$(MP_SO)"
+	@sh .ci/deps.sh extra
+	sh tests/preload/run.sh $(MP_SO)
+
+TEST_TARGETS += test-tsan test-preload

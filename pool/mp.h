@@ -1,0 +1,77 @@
+/*
+ * mp.h - the thread-caching memory pool: a general-purpose allocator.
+ *
+ * Small blocks (up to 256 KiB) come from size classes served by a per-thread
+ * cache without locks or atomics; the cache trades batches with central free
+ * lists, which carve spans of pages from a page heap over the OS layer.
+ * Larger blocks are mappings of their own, kept in a small decaying cache after
+ * free.  Every function is thread-safe; a block may be freed by any thread.
+ * The mp_* calls follow malloc's semantics (errno, alignment, NULL handling);
+ * build/libarenapool_malloc.so offers them as malloc & co. for LD_PRELOAD.
+ */
+#ifndef ARENAPOOL_MP_H
+#define ARENAPOOL_MP_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MP__MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#else
+#define MP__MALLOC_ATTR
+#endif
+
+/* A block of at least size bytes, 16-byte aligned, owned by the caller until
+ * mp_free.  size 0 gives a unique pointer.  NULL + ENOMEM when out of memory. */
+void *mp_alloc(size_t size) MP__MALLOC_ATTR;
+
+/* n * size zeroed bytes, 16-byte aligned.  NULL + ENOMEM when the product
+ * overflows or memory is exhausted. */
+void *mp_calloc(size_t n, size_t size) MP__MALLOC_ATTR;
+
+/* Resize p to size bytes, keeping the contents up to the smaller size.  Stays
+ * in place when the new size fits the block's size class.  p NULL = mp_alloc;
+ * size 0 frees p and returns NULL (glibc).  On failure NULL + ENOMEM, p intact. */
+void *mp_realloc(void *p, size_t size) MP__MALLOC_ATTR;
+
+/* A block of size bytes aligned to align (any power of two; any size).
+ * NULL + EINVAL when align is not a power of two, NULL + ENOMEM when out of memory. */
+void *mp_aligned_alloc(size_t align, size_t size) MP__MALLOC_ATTR;
+
+/* Release a block from any mp_* allocation call, from any thread.  NULL is a
+ * no-op.  Debug builds (ARENAPOOL_DEBUG) abort on a double or foreign free. */
+void mp_free(void *p);
+
+/* mp_free for a block from mp_alloc/mp_calloc/mp_realloc when the caller
+ * knows the size it asked for: skips the page-map lookup.  Not for aligned blocks. */
+void mp_free_sized(void *p, size_t size);
+
+/* Bytes usable in the block p (>= the size asked for); 0 for NULL. */
+size_t mp_usable_size(const void *p);
+
+/* Give this thread's cached free blocks back to the central lists now (a
+ * thread's cache is also given back when the thread exits). */
+void mp_thread_flush(void);
+
+/* Return free memory to the OS now: this thread's cache, the central caches,
+ * idle pages and cached large mappings.  Returns the bytes released. */
+size_t mp_trim(void);
+
+typedef struct mp_stats {
+    size_t mapped; /* bytes held from the OS (memory given back with madvise does not count) */
+    size_t in_use; /* bytes in live allocations, as rounded to their size class (large included) */
+    size_t cached; /* bytes free in thread and central caches (and cached large mappings) */
+    size_t large;  /* bytes in live allocations above the largest size class */
+} mp_stats_t;
+
+/* Process-wide counters; approximate while other threads allocate. */
+void mp_stats(mp_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENAPOOL_MP_H */

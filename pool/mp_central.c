@@ -1,0 +1,225 @@
+/*
+ * mp_central.c - the memory pool's middle level: one central free list per
+ * size class, shared by all threads.
+ *
+ * Each class has a lock, a transfer cache of whole batches (a batch moves in
+ * and out in O(1), as the head and tail of a linked list), and a list of its
+ * spans that still have free or uncarved objects.  Objects that do not fit the
+ * transfer cache go back to their spans (found through the page map); a span
+ * whose objects have all come back is returned to the page heap.  Called by
+ * the thread caches (mp_thread_cache.c) and by trim; calls the page heap while
+ * holding the class lock (lock order: central -> page heap -> metadata).
+ */
+#include "mp_internal.h"
+
+#include <errno.h>
+
+#define MP_SLOTS_MAX 64
+
+typedef struct batch {
+    void *head, *tail;
+} batch_t;
+
+typedef struct central {
+    pthread_mutex_t lock;
+    mp_span_t *spans;     /* spans with free or uncarved objects */
+    size_t out;           /* objects handed out (to thread caches or callers) */
+    size_t span_free;     /* objects on span free lists */
+    uint32_t nslots;      /* batches in the transfer cache */
+    batch_t slots[MP_SLOTS_MAX];
+} __attribute__((aligned(64))) central_t;
+
+static central_t centrals[MP_NUM_CLASSES];
+static pthread_once_t central_once = PTHREAD_ONCE_INIT;
+
+/* Why lazy: an array of mutexes has no portable static initialiser. */
+static void central_init(void)
+{
+    for (size_t c = 0; c < MP_NUM_CLASSES; c++)
+        pthread_mutex_init(&centrals[c].lock, NULL);
+}
+
+static central_t *central_get(size_t cls)
+{
+    pthread_once(&central_once, central_init);
+    return &centrals[cls];
+}
+
+/* ---- Spans ---- */
+
+static void span_list_insert(central_t *c, mp_span_t *s)
+{
+    s->prev = NULL;
+    s->next = c->spans;
+    if (c->spans)
+        c->spans->prev = s;
+    c->spans = s;
+    s->listed = 1;
+}
+
+static void span_list_remove(central_t *c, mp_span_t *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        c->spans = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->listed = 0;
+}
+
+static mp_span_t *span_new(central_t *c, size_t cls)
+{
+    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls);
+    if (!s)
+        return NULL;
+    s->carve = (char *)(s->page << MP_PAGE_SHIFT);
+    s->end = s->carve + (s->npages << MP_PAGE_SHIFT);
+    span_list_insert(c, s);
+    return s;
+}
+
+/* Give one object back to its span.  A span whose objects are all back goes
+ * to the page heap, unless it is the class's only span (kept as a spare so a
+ * class used for one object at a time does not churn pages). */
+static void span_put(central_t *c, void *o)
+{
+    mp_span_t *s = mp__span_at(o);
+    *(void **)o = s->free;
+    s->free = o;
+    s->nfree++;
+    s->used--;
+    c->span_free++;
+    if (!s->listed)
+        span_list_insert(c, s);
+    if (s->used == 0 && (c->spans != s || s->next != NULL)) {
+        span_list_remove(c, s);
+        c->span_free -= s->nfree;
+        mp__page_free(s);
+    }
+}
+
+/* ---- Fetch and release ---- */
+
+void *mp__central_fetch(size_t cls, size_t n, size_t *got)
+{
+    central_t *c = central_get(cls);
+    size_t batch = mp__class_batch[cls];
+    size_t size = mp__class_size[cls];
+    void *head = NULL;
+    size_t k = 0;
+    pthread_mutex_lock(&c->lock);
+    while (k + batch <= n && c->nslots > 0) {
+        batch_t *b = &c->slots[--c->nslots];
+        *(void **)b->tail = head;
+        head = b->head;
+        k += batch;
+    }
+    while (k < n) {
+        mp_span_t *s = c->spans;
+        if (!s && !(s = span_new(c, cls)))
+            break;
+        while (k < n && s->free) {
+            void *o = s->free;
+            s->free = *(void **)o;
+            s->nfree--;
+            c->span_free--;
+            *(void **)o = head;
+            head = o;
+            s->used++;
+            k++;
+        }
+        while (k < n && (size_t)(s->end - s->carve) >= size) {
+            void *o = s->carve;
+            s->carve += size;
+            *(void **)o = head;
+            head = o;
+            s->used++;
+            k++;
+        }
+        if (!s->free && (size_t)(s->end - s->carve) < size)
+            span_list_remove(c, s);
+    }
+    c->out += k;
+    pthread_mutex_unlock(&c->lock);
+    *got = k;
+    return head;
+}
+
+void mp__central_release(size_t cls, void *head, void *tail, size_t count)
+{
+    central_t *c = central_get(cls);
+    pthread_mutex_lock(&c->lock);
+    c->out -= count;
+    if (count == mp__class_batch[cls] && c->nslots < mp__class_slots[cls] && tail) {
+        c->slots[c->nslots].head = head;
+        c->slots[c->nslots].tail = tail;
+        c->nslots++;
+    } else {
+        while (head) {
+            void *next = *(void **)head;
+            span_put(c, head);
+            head = next;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void mp__central_drain(void)
+{
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
+        central_t *c = central_get(cls);
+        pthread_mutex_lock(&c->lock);
+        while (c->nslots > 0) {
+            void *o = c->slots[--c->nslots].head;
+            while (o) {
+                void *next = *(void **)o;
+                span_put(c, o);
+                o = next;
+            }
+        }
+        /* The spare kept by span_put goes too. */
+        mp_span_t *s = c->spans;
+        if (s && s->next == NULL && s->used == 0) {
+            span_list_remove(c, s);
+            c->span_free -= s->nfree;
+            mp__page_free(s);
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+void mp__central_totals(size_t *out_bytes, size_t *cached_bytes)
+{
+    size_t out = 0, cached = 0;
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
+        central_t *c = central_get(cls);
+        pthread_mutex_lock(&c->lock);
+        out += c->out * mp__class_size[cls];
+        cached += (c->span_free + (size_t)c->nslots * mp__class_batch[cls]) * mp__class_size[cls];
+        pthread_mutex_unlock(&c->lock);
+    }
+    *out_bytes = out;
+    *cached_bytes = cached;
+}
+
+/* ---- fork ---- */
+
+void mp__central_lock_all(void)
+{
+    pthread_once(&central_once, central_init);
+    for (size_t c = 0; c < MP_NUM_CLASSES; c++)
+        pthread_mutex_lock(&centrals[c].lock);
+}
+
+void mp__central_unlock_all(void)
+{
+    for (size_t c = MP_NUM_CLASSES; c-- > 0;)
+        pthread_mutex_unlock(&centrals[c].lock);
+}
+
+void mp__central_reinit_locks(void)
+{
+    central_init();
+}

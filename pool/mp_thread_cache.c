@@ -1,0 +1,246 @@
+/*
+ * mp_thread_cache.c - the memory pool's top level: one cache per thread, a
+ * bounded free list per size class, and the slow paths behind the inline pop
+ * and push of mp_internal.h.
+ *
+ * A thread's TLS pointer starts at a static empty cache (every list empty,
+ * every limit 0), so its first alloc or free falls into the slow path, which
+ * creates the real cache; no "initialised?" test on the fast path.  At thread
+ * exit a pthread key destructor gives the cache back and points the thread at
+ * a second empty cache ("dead"), whose slow paths go straight to the central
+ * lists.  Lists trade whole batches with mp_central.c; a list's limit grows
+ * by a batch each time it runs dry or overflows, up to the class's limit.
+ */
+#include "mp_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+static mp_tcache_t tc_empty; /* never written: all heads NULL, all max 0 */
+static mp_tcache_t tc_dead;  /* same, for threads past their destructor  */
+
+_Thread_local mp_tcache_t *mp__tc MP__TLS_IE = &tc_empty;
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static mp_tcache_t *reg_live; /* caches of running threads (for stats) */
+static mp_tcache_t *reg_free; /* caches of exited threads, for reuse   */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tc_key;
+static int key_ok;
+static int atfork_state; /* 0 none, 1 registering, 2 done */
+
+#if ARENAPOOL_DEBUG
+uintptr_t mp__cookie;
+#endif
+
+/* ---- Flushing ---- */
+
+/* Move the first n objects of bin b to the central list of cls. */
+static void release_n(mp_bin_t *b, size_t cls, size_t n)
+{
+    void *head = b->head, *tail = head;
+    for (size_t i = 1; i < n; i++)
+        tail = *(void **)tail;
+    b->head = *(void **)tail;
+    *(void **)tail = NULL;
+    MP__STORE(&b->count, b->count - (uint32_t)n);
+    mp__central_release(cls, head, tail, n);
+}
+
+static void flush_cache(mp_tcache_t *tc)
+{
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
+        mp_bin_t *b = &tc->bins[cls];
+        size_t batch = mp__class_batch[cls];
+        /* Whole batches first: they land in the transfer cache in O(1). */
+        while (b->count >= batch)
+            release_n(b, cls, batch);
+        if (b->count)
+            release_n(b, cls, b->count);
+        b->max = (uint32_t)batch;
+    }
+}
+
+void mp__tcache_flush(void)
+{
+    mp_tcache_t *tc = mp__tc;
+    if (tc != &tc_empty && tc != &tc_dead)
+        flush_cache(tc);
+}
+
+/* ---- Creation and thread exit ---- */
+
+static void tc_destructor(void *arg)
+{
+    mp_tcache_t *tc = arg;
+    mp__tc = &tc_dead;
+    flush_cache(tc);
+    pthread_mutex_lock(&reg_lock);
+    if (tc->prev)
+        tc->prev->next = tc->next;
+    else
+        reg_live = tc->next;
+    if (tc->next)
+        tc->next->prev = tc->prev;
+    tc->prev = NULL;
+    tc->next = reg_free;
+    reg_free = tc;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void global_init(void)
+{
+    key_ok = pthread_key_create(&tc_key, tc_destructor) == 0;
+#if ARENAPOOL_DEBUG
+    mp__cookie = (uintptr_t)arena__os_random();
+#endif
+}
+
+static void register_atfork(void)
+{
+    /* Why here and not in global_init: pthread_atfork may call malloc, which
+     * must find this thread's cache already in place. */
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&atfork_state, &expected, 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED)) {
+        pthread_atfork(mp__atfork_prepare, mp__atfork_parent, mp__atfork_child);
+        __atomic_store_n(&atfork_state, 2, __ATOMIC_RELEASE);
+    }
+}
+
+static mp_tcache_t *tc_create(void)
+{
+    pthread_once(&global_once, global_init);
+    pthread_mutex_lock(&reg_lock);
+    mp_tcache_t *tc = reg_free;
+    if (tc)
+        reg_free = tc->next;
+    pthread_mutex_unlock(&reg_lock);
+    if (!tc && !(tc = mp__meta_alloc(sizeof *tc)))
+        return NULL;
+    memset(tc, 0, sizeof *tc);
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
+        tc->bins[cls].max = mp__class_batch[cls];
+    pthread_mutex_lock(&reg_lock);
+    tc->next = reg_live;
+    if (reg_live)
+        reg_live->prev = tc;
+    reg_live = tc;
+    pthread_mutex_unlock(&reg_lock);
+    /* The TLS pointer first: pthread_setspecific may allocate (keys >= 32). */
+    mp__tc = tc;
+    if (key_ok)
+        pthread_setspecific(tc_key, tc);
+    register_atfork();
+    return tc;
+}
+
+/* ---- Slow paths ---- */
+
+static void grow_limit(mp_bin_t *b, size_t cls)
+{
+    uint32_t lim = mp__class_limit[cls];
+    if (b->max < lim) {
+        uint32_t m = b->max + mp__class_batch[cls];
+        b->max = m < lim ? m : lim;
+    }
+}
+
+MP__NOINLINE void *mp__alloc_slow(size_t cls)
+{
+    mp_tcache_t *tc = mp__tc;
+    size_t got;
+    if (tc == &tc_empty && !(tc = tc_create()))
+        tc = &tc_dead;
+    if (tc == &tc_dead) {
+        void *p = mp__central_fetch(cls, 1, &got);
+        if (!p)
+            errno = ENOMEM;
+        return p;
+    }
+    mp_bin_t *b = &tc->bins[cls];
+    void *p = b->head;
+    if (p) { /* a fresh cache may have been filled by a recursive call */
+        b->head = *(void **)p;
+        MP__STORE(&b->count, b->count - 1);
+        goto out;
+    }
+    /* Demand adapts the batch: a list that keeps running dry fetches more. */
+    size_t batch = mp__class_batch[cls];
+    size_t n = b->max / 2 > batch ? (b->max / 2 / batch) * batch : batch;
+    p = mp__central_fetch(cls, n, &got);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    b->head = *(void **)p;
+    MP__STORE(&b->count, (uint32_t)(got - 1));
+    grow_limit(b, cls);
+out:
+#if ARENAPOOL_DEBUG
+    ((uintptr_t *)p)[1] = 0;
+#endif
+    return p;
+}
+
+MP__NOINLINE void mp__free_slow(void *p, size_t cls)
+{
+    mp_tcache_t *tc = mp__tc;
+    if (tc == &tc_empty && !(tc = tc_create()))
+        tc = &tc_dead;
+    if (tc == &tc_dead) {
+        *(void **)p = NULL;
+        mp__central_release(cls, p, p, 1);
+        return;
+    }
+    mp_bin_t *b = &tc->bins[cls];
+    *(void **)p = b->head;
+    b->head = p;
+    MP__STORE(&b->count, b->count + 1);
+    if (b->count > b->max) {
+        release_n(b, cls, mp__class_batch[cls]);
+        grow_limit(b, cls);
+    }
+}
+
+/* ---- Stats ---- */
+
+size_t mp__tcache_bytes(void)
+{
+    size_t bytes = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (mp_tcache_t *tc = reg_live; tc; tc = tc->next)
+        for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
+            bytes += (size_t)MP__LOAD(&tc->bins[cls].count) * mp__class_size[cls];
+    pthread_mutex_unlock(&reg_lock);
+    return bytes;
+}
+
+/* ---- fork ---- */
+
+/* Why every lock: the child has one thread; a lock another thread held at the
+ * fork would never be released there. */
+void mp__atfork_prepare(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    mp__central_lock_all();
+    mp__large_lock_all();
+    mp__page_lock_all();
+}
+
+void mp__atfork_parent(void)
+{
+    mp__page_unlock_all();
+    mp__large_unlock_all();
+    mp__central_unlock_all();
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void mp__atfork_child(void)
+{
+    mp__page_reinit_locks();
+    mp__large_reinit_locks();
+    mp__central_reinit_locks();
+    pthread_mutex_init(&reg_lock, NULL);
+}

@@ -1,0 +1,448 @@
+/*
+ * test_mp.c - the memory pool's API on one thread: sizes at and around every
+ * class boundary, 0 and 1, 256 KiB +- 1, huge and overflowing sizes,
+ * alignments up to 64 KiB, realloc in place and moved, usable size, free_sized,
+ * stats, trim, the large-mapping cache, the size-class table itself, and the
+ * debug build's misuse aborts.
+ */
+#include <criterion/criterion.h>
+
+#include "mp.h"
+#include "mp_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KiB ((size_t)1024)
+#define MiB ((size_t)1024 * 1024)
+
+static void fill(void *p, size_t n, unsigned char seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(seed + i * 7);
+}
+
+static int intact(const void *p, size_t n, unsigned char seed)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (unsigned char)(seed + i * 7))
+            return 0;
+    return 1;
+}
+
+/* ---- Size classes ---- */
+
+Test(mp, class_table_rounds_up_with_bounded_waste)
+{
+    cr_assert_eq(mp__class_size[1], 16);
+    cr_assert_eq(mp__class_size[MP_NUM_CLASSES - 1], MP_MAX_SMALL);
+    for (size_t n = 0; n <= MP_MAX_SMALL; n++) {
+        size_t c = mp__class_of(n);
+        cr_assert(c >= 1 && c < MP_NUM_CLASSES, "size %zu -> class %zu", n, c);
+        cr_assert(mp__class_size[c] >= n, "size %zu fits class %zu", n, c);
+        cr_assert(c == 1 || mp__class_size[c - 1] < n, "size %zu takes the smallest class", n);
+        cr_assert(mp__class_size[c] % 16 == 0);
+        if (n > 128)
+            cr_assert(mp__class_size[c] - n <= n / 8, "waste above 128 bytes <= 12.5%% (size %zu)", n);
+        else if (n > 64)
+            cr_assert(mp__class_size[c] - n < 16, "16-byte steps up to 128");
+    }
+    for (size_t c = 1; c < MP_NUM_CLASSES; c++) {
+        size_t span = (size_t)mp__class_pages[c] * MP_PAGE_SIZE;
+        cr_assert(span >= mp__class_size[c]);
+        cr_assert(span % mp__class_size[c] <= span / 8, "span tail waste <= 1/8 (class %zu)", c);
+        cr_assert(mp__class_batch[c] >= 1 && mp__class_limit[c] >= mp__class_batch[c]);
+        cr_assert(mp__class_slots[c] >= 1 && mp__class_slots[c] <= 64);
+    }
+}
+
+/* ---- mp_alloc ---- */
+
+Test(mp, alloc_zero_gives_unique_pointers)
+{
+    void *a = mp_alloc(0), *b = mp_alloc(0);
+    cr_assert(a && b && a != b);
+    cr_assert_geq(mp_usable_size(a), 1);
+    mp_free(a);
+    mp_free(b);
+}
+
+Test(mp, alloc_one_byte_is_aligned_and_writable)
+{
+    unsigned char *p = mp_alloc(1);
+    cr_assert(p && ((uintptr_t)p & 15) == 0);
+    *p = 0xAB;
+    cr_assert_eq(*p, 0xAB);
+    mp_free(p);
+}
+
+Test(mp, every_class_boundary_is_aligned_usable_and_intact)
+{
+    for (size_t c = 1; c < MP_NUM_CLASSES; c++) {
+        size_t sizes[3] = {mp__class_size[c] - 1, mp__class_size[c], mp__class_size[c] + 1};
+        void *p[3];
+        for (int i = 0; i < 3; i++) {
+            p[i] = mp_alloc(sizes[i]);
+            cr_assert(p[i], "alloc %zu", sizes[i]);
+            cr_assert(((uintptr_t)p[i] & 15) == 0, "16-byte aligned (%zu)", sizes[i]);
+            cr_assert_geq(mp_usable_size(p[i]), sizes[i]);
+            fill(p[i], sizes[i], (unsigned char)c);
+        }
+        cr_assert_eq(mp_usable_size(p[1]), mp__class_size[c], "exact class size is not rounded up");
+        for (int i = 0; i < 3; i++) {
+            cr_assert(intact(p[i], sizes[i], (unsigned char)c));
+            mp_free(p[i]);
+        }
+    }
+}
+
+Test(mp, largest_class_boundary_256k_plus_minus_one)
+{
+    size_t sizes[3] = {256 * KiB - 1, 256 * KiB, 256 * KiB + 1};
+    for (int i = 0; i < 3; i++) {
+        void *p = mp_alloc(sizes[i]);
+        cr_assert(p && ((uintptr_t)p & 15) == 0);
+        fill(p, sizes[i], 3);
+        cr_assert(intact(p, sizes[i], 3));
+        cr_assert_geq(mp_usable_size(p), sizes[i]);
+        mp_stats_t st;
+        mp_stats(&st);
+        cr_assert_eq(st.large != 0, i == 2, "only the size above 256 KiB is large");
+        mp_free(p);
+    }
+}
+
+Test(mp, huge_and_overflowing_sizes_fail_with_enomem)
+{
+    size_t sizes[] = {SIZE_MAX, SIZE_MAX - 15, SIZE_MAX / 2, (size_t)1 << 62, (size_t)PTRDIFF_MAX + 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        errno = 0;
+        cr_assert_null(mp_alloc(sizes[i]), "size %zu", sizes[i]);
+        cr_assert_eq(errno, ENOMEM);
+        errno = 0;
+        cr_assert_null(mp_aligned_alloc(4096, sizes[i]));
+        cr_assert_eq(errno, ENOMEM);
+    }
+    /* After a failure the pool still works. */
+    void *p = mp_alloc(100);
+    cr_assert(p);
+    mp_free(p);
+}
+
+Test(mp, big_blocks_are_usable_and_zero_when_calloced)
+{
+    size_t n = 40 * MiB;
+    char *p = mp_alloc(n);
+    cr_assert(p);
+    p[0] = 1;
+    p[n - 1] = 2;
+    cr_assert_geq(mp_usable_size(p), n);
+    mp_free(p);
+    char *q = mp_calloc(1, n); /* may reuse the cached mapping: must be zeroed */
+    cr_assert(q);
+    cr_assert(q[0] == 0 && q[n - 1] == 0 && q[n / 2] == 0);
+    mp_free(q);
+}
+
+/* ---- mp_calloc ---- */
+
+Test(mp, calloc_zeroes_reused_blocks)
+{
+    for (size_t size = 16; size <= 512 * KiB; size = size * 3 / 2 + 16) {
+        unsigned char *p = mp_alloc(size);
+        cr_assert(p);
+        memset(p, 0xFF, size);
+        mp_free(p);
+        unsigned char *q = mp_calloc(1, size);
+        cr_assert(q);
+        for (size_t i = 0; i < size; i += 61)
+            cr_assert_eq(q[i], 0, "byte %zu of %zu", i, size);
+        cr_assert_eq(q[size - 1], 0);
+        mp_free(q);
+    }
+}
+
+Test(mp, calloc_overflow_fails_with_enomem)
+{
+    errno = 0;
+    cr_assert_null(mp_calloc(SIZE_MAX / 2, 3));
+    cr_assert_eq(errno, ENOMEM);
+    errno = 0;
+    cr_assert_null(mp_calloc((size_t)1 << 33, (size_t)1 << 33));
+    cr_assert_eq(errno, ENOMEM);
+    void *p = mp_calloc(0, 10);
+    cr_assert(p);
+    mp_free(p);
+}
+
+/* ---- mp_realloc ---- */
+
+Test(mp, realloc_null_allocates_and_zero_frees)
+{
+    void *p = mp_realloc(NULL, 100);
+    cr_assert(p);
+    cr_assert_null(mp_realloc(p, 0));
+}
+
+Test(mp, realloc_stays_in_place_within_the_class)
+{
+    char *p = mp_alloc(100); /* class 112 */
+    fill(p, 100, 9);
+    cr_assert_eq(mp_realloc(p, 112), p);
+    cr_assert_eq(mp_realloc(p, 97), p);
+    cr_assert(intact(p, 97, 9));
+    mp_free(p);
+}
+
+Test(mp, realloc_moves_and_keeps_contents)
+{
+    size_t sizes[] = {24, 200, 5000, 70 * KiB, 256 * KiB, 256 * KiB + 1, 3 * MiB, 10, 1};
+    char *p = mp_alloc(8);
+    size_t have = 8;
+    fill(p, 8, 5);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t keep = have < sizes[i] ? have : sizes[i];
+        p = mp_realloc(p, sizes[i]);
+        cr_assert(p, "realloc to %zu", sizes[i]);
+        cr_assert(((uintptr_t)p & 15) == 0);
+        cr_assert(intact(p, keep, 5), "contents kept to %zu", sizes[i]);
+        fill(p, sizes[i], 5);
+        have = sizes[i];
+    }
+    mp_free(p);
+}
+
+Test(mp, realloc_failure_keeps_the_block)
+{
+    char *p = mp_alloc(64);
+    fill(p, 64, 1);
+    errno = 0;
+    cr_assert_null(mp_realloc(p, SIZE_MAX - 8));
+    cr_assert_eq(errno, ENOMEM);
+    cr_assert(intact(p, 64, 1));
+    mp_free(p);
+}
+
+/* ---- mp_aligned_alloc ---- */
+
+Test(mp, aligned_alloc_honours_alignments_up_to_64k)
+{
+    size_t sizes[] = {0, 1, 16, 100, 4096, 10000, 256 * KiB, 300 * KiB};
+    for (size_t align = 1; align <= 64 * KiB; align <<= 1) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            void *p = mp_aligned_alloc(align, sizes[i]);
+            cr_assert(p, "align %zu size %zu", align, sizes[i]);
+            cr_assert(((uintptr_t)p & (align - 1)) == 0, "align %zu size %zu", align, sizes[i]);
+            cr_assert(((uintptr_t)p & 15) == 0);
+            cr_assert_geq(mp_usable_size(p), sizes[i]);
+            fill(p, sizes[i], 7);
+            cr_assert(intact(p, sizes[i], 7));
+            mp_free(p);
+        }
+    }
+}
+
+Test(mp, aligned_alloc_rejects_bad_alignment_with_einval)
+{
+    size_t bad[] = {0, 3, 24, 48, 4097, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        cr_assert_null(mp_aligned_alloc(bad[i], 64), "align %zu", bad[i]);
+        cr_assert_eq(errno, EINVAL);
+    }
+}
+
+Test(mp, aligned_alloc_huge_alignment_fails_cleanly)
+{
+    errno = 0;
+    cr_assert_null(mp_aligned_alloc((size_t)1 << 62, 16));
+    cr_assert_eq(errno, ENOMEM);
+}
+
+/* ---- mp_free, mp_free_sized, mp_usable_size ---- */
+
+Test(mp, free_null_is_a_no_op)
+{
+    mp_free(NULL);
+    mp_free_sized(NULL, 10);
+    cr_assert_eq(mp_usable_size(NULL), 0);
+}
+
+Test(mp, freed_block_is_reused_lifo)
+{
+    void *a = mp_alloc(48);
+    mp_free(a);
+    cr_assert_eq(mp_alloc(48), a, "the block freed last comes back first");
+    mp_free(a);
+}
+
+Test(mp, free_sized_returns_blocks_to_their_class)
+{
+    size_t sizes[] = {0, 1, 16, 17, 1000, 1025, 5000, 256 * KiB, 256 * KiB + 1, 2 * MiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = mp_alloc(sizes[i]);
+        cr_assert(p);
+        mp_free_sized(p, sizes[i]);
+        if (sizes[i] <= 256 * KiB)
+            cr_assert_eq(mp_alloc(sizes[i]), p, "reused after free_sized(%zu)", sizes[i]);
+        else
+            continue;
+        mp_free(p);
+    }
+    mp_stats_t st;
+    mp_stats(&st);
+    cr_assert_eq(st.in_use, 0);
+}
+
+Test(mp, usable_size_is_the_class_size)
+{
+    cr_assert_eq(mp_usable_size(mp_alloc(1)), 16);
+    cr_assert_eq(mp_usable_size(mp_alloc(17)), 32);
+    cr_assert_eq(mp_usable_size(mp_alloc(129)), 144);
+    cr_assert_eq(mp_usable_size(mp_alloc(1025)), 1152);
+    void *big = mp_alloc(MiB + 1);
+    cr_assert_geq(mp_usable_size(big), MiB + 1);
+    cr_assert_lt(mp_usable_size(big), MiB + 8192);
+    mp_free(big);
+}
+
+/* ---- Stats, flush, trim, large cache ---- */
+
+Test(mp, stats_count_live_cached_and_large_bytes)
+{
+    mp_stats_t st0, st1, st2;
+    mp_stats(&st0);
+    cr_assert_eq(st0.in_use, 0);
+    void *p[100];
+    for (int i = 0; i < 100; i++)
+        p[i] = mp_alloc(100);
+    void *big = mp_alloc(MiB);
+    mp_stats(&st1);
+    cr_assert_eq(st1.in_use, 100 * 112 + mp_usable_size(big));
+    cr_assert_eq(st1.large, mp_usable_size(big));
+    cr_assert_geq(st1.mapped, st1.in_use + st1.cached);
+    for (int i = 0; i < 100; i++)
+        mp_free(p[i]);
+    mp_free(big);
+    mp_stats(&st2);
+    cr_assert_eq(st2.in_use, 0);
+    cr_assert_eq(st2.large, 0);
+    cr_assert_geq(st2.cached, 100 * 112, "freed blocks wait in the caches");
+}
+
+Test(mp, thread_flush_moves_the_cache_to_central)
+{
+    void *p[200];
+    for (int i = 0; i < 200; i++)
+        p[i] = mp_alloc(64);
+    for (int i = 0; i < 200; i++)
+        mp_free(p[i]);
+    mp_thread_flush();
+    mp_stats_t st;
+    mp_stats(&st);
+    cr_assert_eq(st.in_use, 0);
+    /* Still usable after a flush. */
+    void *q = mp_alloc(64);
+    cr_assert(q);
+    mp_free(q);
+}
+
+Test(mp, trim_returns_free_memory_and_rss_falls_after_a_peak)
+{
+    enum { N = 64 * 1024 };
+    static void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = mp_alloc(1000); /* ~64 MiB */
+        cr_assert(p[i]);
+        memset(p[i], 1, 1000);
+    }
+    mp_stats_t peak, after, trimmed;
+    mp_stats(&peak);
+    cr_assert_geq(peak.mapped, (size_t)N * 1000);
+    for (int i = 0; i < N; i++)
+        mp_free(p[i]);
+    mp_thread_flush();
+    mp_stats(&after);
+    /* Without trim: whole empty spans went back to the page heap, which keeps
+     * only a bounded amount committed. */
+    cr_assert_lt(after.mapped, peak.mapped / 2, "mapped %zu after a peak of %zu", after.mapped, peak.mapped);
+    size_t released = mp_trim();
+    mp_stats(&trimmed);
+    cr_assert_gt(released, 0);
+    cr_assert_leq(trimmed.mapped, after.mapped - released + 64 * KiB);
+    cr_assert_lt(trimmed.mapped, 4 * MiB);
+    void *q = mp_alloc(1000); /* decommitted pages are usable again */
+    cr_assert(q);
+    memset(q, 2, 1000);
+    mp_free(q);
+}
+
+Test(mp, large_mappings_are_reused_from_the_cache)
+{
+    void *a = mp_alloc(10 * MiB);
+    cr_assert(a);
+    memset(a, 1, 10 * MiB);
+    mp_free(a);
+    void *b = mp_alloc(9 * MiB); /* fits the cached 10 MiB mapping */
+    cr_assert_eq(b, a, "the freed mapping served the next request");
+    mp_free(b);
+    mp_stats_t st;
+    mp_stats(&st);
+    cr_assert_geq(st.cached, 10 * MiB);
+    size_t released = mp_trim();
+    cr_assert_geq(released, 10 * MiB);
+    mp_stats(&st);
+    cr_assert_lt(st.mapped, 4 * MiB);
+}
+
+Test(mp, large_cache_is_bounded)
+{
+    void *p[40];
+    for (int i = 0; i < 40; i++)
+        p[i] = mp_alloc(MiB + (size_t)i * 4096);
+    for (int i = 0; i < 40; i++)
+        mp_free(p[i]);
+    mp_stats_t st;
+    mp_stats(&st);
+    cr_assert_leq(st.cached, 16 * (MiB + 40 * 4096) + 8 * MiB, "at most 16 cached mappings");
+}
+
+/* ---- Debug-build misuse checks ---- */
+
+#if ARENAPOOL_DEBUG
+Test(mp, debug_double_free_aborts, .signal = SIGABRT)
+{
+    void *p = mp_alloc(32);
+    mp_free(p);
+    mp_free(p);
+}
+
+Test(mp, debug_foreign_pointer_free_aborts, .signal = SIGABRT)
+{
+    static char not_ours[64];
+    mp_free(not_ours + 16);
+}
+
+Test(mp, debug_interior_pointer_free_aborts, .signal = SIGABRT)
+{
+    char *p = mp_alloc(64);
+    mp_free(p + 16);
+}
+
+Test(mp, debug_large_double_free_aborts, .signal = SIGABRT)
+{
+    void *p = mp_alloc(MiB);
+    mp_free(p);
+    mp_free(p);
+}
+
+Test(mp, debug_free_sized_with_wrong_size_aborts, .signal = SIGABRT)
+{
+    void *p = mp_alloc(32);
+    mp_free_sized(p, 1000);
+}
+#endif
