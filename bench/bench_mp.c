@@ -1,0 +1,14 @@
+/*
+ * bench_mp.c - the thread-caching memory pool (mp_*) as a general allocator
+ * in every workload.  Built only when pool/mp.h exists (HAVE_MP), into a
+ * binary of its own; glibc's malloc is untouched (no override is linked).
+ */
+#include "contenders.h"
+#include "mp.h"
+
+#define GA_NAME "mp"
+#define GA_SYM bench_c_mp
+#define GA_MALLOC(n) mp_alloc(n)
+#define GA_FREE(p) mp_free(p)
+#define GA_REALLOC(p, n) mp_realloc((p), (n))
+#include "general.inc"

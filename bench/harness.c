@@ -1,0 +1,353 @@
+/*
+ * harness.c - runner, parameters, clock and inputs shared by every benchmark
+ * binary.  Each (workload, contender) pair runs in a forked child so that its
+ * peak RSS (ru_maxrss is per process and never goes down) and its allocator
+ * state belong to it alone; the parent only forks, reads one bench_out_t from
+ * a pipe and prints it.  The parent allocates almost nothing before forking,
+ * so a child starts from a small, equal baseline.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr */
+#endif
+#include "harness.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- Workload table ---- */
+
+const bench_workload_t bench_workloads[W_COUNT] = {
+    [W_BULK_SMALL] = {"1a", "bulk_16_64", "Bulk free: 65 536 objects of 16-64 B, then all freed at once",
+                      "alloc"},
+    [W_BULK] = {"1b", "bulk_8_256", "Bulk free: 65 536 objects of 8-256 B, then all freed at once", "alloc"},
+    [W_SERVER] = {"2", "server", "Per-request server: parse request line + headers, build response, cleanup",
+                  "request"},
+    [W_FRAME] = {"3", "frame_loop",
+                 "Game frame loop: 10 000 transient allocs of 16-512 B + 2 000 particle spawns per frame",
+                 "frame"},
+    [W_CHURN] = {"4", "churn_64", "Fixed-size churn: 64 B objects, live set 100 000, random order",
+                 "alloc+free"},
+    [W_SCOPES] = {"5", "scopes", "Nested scopes, depths 1-8, 6 allocations of 16-128 B per scope", "scope"},
+    [W_MP_BURST] = {"6.1", "mp_burst_32", "mp 1: 100 000 x 32 B, every fourth freed at once, rest at the end",
+                    "alloc"},
+    [W_MP_THREADS] = {"6.2", "mp_threads",
+                      "mp 2: 2 threads x 25 000 random 8-256 B, 75 % chance to free a random live block",
+                      "alloc"},
+    [W_MP_MIXED] = {"6.3", "mp_mixed", "mp 3: 50 000 allocs of {16..2048} B, 20 freed every 100th", "alloc"},
+    [W_MP_PAIR16] = {"6.4a", "mp_pair_16", "mp 4: steady alloc/free pair loop, 16 B", "alloc+free"},
+    [W_MP_PAIR64] = {"6.4b", "mp_pair_64", "mp 4: steady alloc/free pair loop, 64 B", "alloc+free"},
+    [W_MP_PAIR256] = {"6.4c", "mp_pair_256", "mp 4: steady alloc/free pair loop, 256 B", "alloc+free"},
+    [W_MP_PAIR4096] = {"6.4d", "mp_pair_4096", "mp 4: steady alloc/free pair loop, 4096 B", "alloc+free"},
+    [W_MP_XTHREAD] = {"6.5", "mp_xthread", "mp 5: producer/consumer threads, every block freed by the other",
+                      "block"},
+};
+
+bench_params_t bench_params(int quick)
+{
+    /* Why these sizes: each contender's run takes 20-300 ms on the reference
+     * machine, so five interleaved passes of everything fit in 1-3 minutes. */
+    bench_params_t p = {
+        .quick = quick,
+        .bulk_n = 65536,
+        .bulk_rounds = 60,
+        .srv_requests = 200000,
+        .frames = 2000,
+        .frame_allocs = 10000,
+        .frame_spawns = 2000,
+        .frame_steady = 100,
+        .churn_live = 100000,
+        .churn_pairs = 2000000,
+        .scope_reps = 12000,
+        .mp_burst_n = 100000,
+        .mp_burst_rounds = 10,
+        .mp_thr_n = 25000,
+        .mp_thr_rounds = 8,
+        .mp_mixed_n = 50000,
+        .mp_mixed_rounds = 8,
+        .mp_pairs = 2000000,
+        .mp_xthread_n = 400000,
+    };
+    if (quick) {
+        p.bulk_n = 4096, p.bulk_rounds = 3;
+        p.srv_requests = 2000;
+        p.frames = 40, p.frame_allocs = 1000, p.frame_spawns = 200, p.frame_steady = 10;
+        p.churn_live = 10000, p.churn_pairs = 20000;
+        p.scope_reps = 100;
+        p.mp_burst_n = 5000, p.mp_burst_rounds = 1;
+        p.mp_thr_n = 2000, p.mp_thr_rounds = 1;
+        p.mp_mixed_n = 5000, p.mp_mixed_rounds = 1;
+        p.mp_pairs = 20000;
+        p.mp_xthread_n = 10000;
+    }
+    return p;
+}
+
+/* ---- Clock and helpers ---- */
+
+double bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+_Noreturn void bench_fail(const char *what)
+{
+    fprintf(stderr, "bench: %s failed (errno %d)\n", what, errno);
+    _exit(3);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_quantile(double *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    /* Nearest rank: the value at or below which q of the samples fall. */
+    size_t k = (size_t)(q * (double)n + 0.999999);
+    if (k == 0)
+        k = 1;
+    if (k > n)
+        k = n;
+    return v[k - 1];
+}
+
+long bench_maxrss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+long bench_minflt(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* ---- Synthetic HTTP requests (workload 2) ---- */
+
+static const char *const words[] = {
+    "users", "items", "orders", "search", "static", "images", "v2", "cart", "account", "feed",
+    "news", "catalog", "reviews", "assets", "login", "settings", "profile", "stats", "export", "media",
+};
+#define NWORDS (sizeof words / sizeof words[0])
+
+static const char *const agents[] = {
+    "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.0.0 Safari/537.36",
+    "curl/7.88.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Mobile/15E148 Safari/604.1",
+};
+
+static void rand_token(bench_rng_t *r, char *out, size_t n)
+{
+    static const char al[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for (size_t i = 0; i < n; i++)
+        out[i] = al[bench_rng_range(r, 0, sizeof al - 2)];
+    out[n] = '\0';
+}
+
+bench_requests_t bench_requests_make(size_t count)
+{
+    bench_requests_t rq = {calloc(count, sizeof(char *)), calloc(count, sizeof(size_t)), count};
+    if (!rq.text || !rq.len)
+        bench_fail("request setup");
+    bench_rng_t r = {0x5EEDu};
+    static const char *const methods[] = {"GET", "GET", "GET", "GET", "GET", "GET", "GET",
+                                          "POST", "POST", "PUT", "DELETE", "HEAD"};
+    for (size_t i = 0; i < count; i++) {
+        char buf[4096], tok[96];
+        size_t n = 0;
+#define PUT(...) (n += (size_t)snprintf(buf + n, sizeof buf - n, __VA_ARGS__))
+        PUT("%s /", methods[bench_rng_range(&r, 0, 11)]);
+        unsigned segs = (unsigned)bench_rng_range(&r, 1, 4);
+        for (unsigned s = 0; s < segs; s++)
+            PUT("%s%s", s ? "/" : "", words[bench_rng_range(&r, 0, NWORDS - 1)]);
+        if (bench_rng_range(&r, 0, 2) == 0)
+            PUT("/%u", (unsigned)bench_rng_range(&r, 1, 999999));
+        if (bench_rng_range(&r, 0, 3) == 0)
+            PUT("/my%%20file%%2Dname.txt");
+        unsigned params = (unsigned)bench_rng_range(&r, 0, 4);
+        for (unsigned q = 0; q < params; q++) {
+            rand_token(&r, tok, bench_rng_range(&r, 2, 12));
+            PUT("%c%s=%s", q ? '&' : '?', words[bench_rng_range(&r, 0, NWORDS - 1)], tok);
+        }
+        PUT(" HTTP/1.1\r\n");
+        PUT("Host: www.example%u.com\r\n", (unsigned)bench_rng_range(&r, 1, 50));
+        /* About 12 headers: 8 usual ones, then 1-7 of the optional ones. */
+        PUT("User-Agent: %s\r\n", agents[bench_rng_range(&r, 0, 3)]);
+        PUT("Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n");
+        PUT("Accept-Language: en-US,en;q=0.%u\r\n", (unsigned)bench_rng_range(&r, 1, 9));
+        PUT("Accept-Encoding: gzip, deflate, br\r\n");
+        PUT("Connection: %s\r\n", bench_rng_range(&r, 0, 3) ? "keep-alive" : "close");
+        rand_token(&r, tok, bench_rng_range(&r, 16, 64));
+        PUT("Cookie: session=%s; theme=dark\r\n", tok);
+        rand_token(&r, tok, 32);
+        PUT("X-Request-Id: %s\r\n", tok);
+        unsigned extra = (unsigned)bench_rng_range(&r, 1, 7);
+        for (unsigned e = 0; e < extra; e++) {
+            switch (bench_rng_range(&r, 0, 6)) {
+            case 0: PUT("Referer: https://www.example.com/%s\r\n", words[bench_rng_range(&r, 0, NWORDS - 1)]); break;
+            case 1: PUT("Cache-Control: max-age=%u\r\n", (unsigned)bench_rng_range(&r, 0, 86400)); break;
+            case 2: rand_token(&r, tok, 24); PUT("If-None-Match: \"%s\"\r\n", tok); break;
+            case 3: PUT("X-Forwarded-For: 10.%u.%u.%u\r\n", (unsigned)bench_rng_range(&r, 0, 255),
+                        (unsigned)bench_rng_range(&r, 0, 255), (unsigned)bench_rng_range(&r, 0, 255)); break;
+            case 4: rand_token(&r, tok, 40); PUT("Authorization: Bearer %s\r\n", tok); break;
+            case 5: PUT("Content-Type: application/json\r\n"); break;
+            default: PUT("Content-Length: %u\r\n", (unsigned)bench_rng_range(&r, 0, 4096)); break;
+            }
+        }
+        PUT("\r\n");
+#undef PUT
+        rq.text[i] = malloc(n + 1);
+        if (!rq.text[i])
+            bench_fail("request setup");
+        memcpy(rq.text[i], buf, n + 1);
+        rq.len[i] = n;
+    }
+    return rq;
+}
+
+void bench_requests_free(bench_requests_t *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        free(r->text[i]);
+    free(r->text);
+    free(r->len);
+}
+
+/* ---- Runner ---- */
+
+static int wanted(const char *only, const char *id)
+{
+    if (!only)
+        return 1;
+    size_t n = strlen(id);
+    for (const char *s = only; *s;) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        /* "6" selects 6.1 .. 6.5; "6.4" selects 6.4a .. 6.4d. */
+        if (len <= n && memcmp(s, id, len) == 0 && (len == n || id[len] == '.' || (id[len] >= 'a' && id[len] <= 'z')))
+            return 1;
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    return 0;
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Run one pair in a child; 0 and *out filled, or -1 with the wait status. */
+static int run_child(const bench_contender_t *c, int wid, const bench_params_t *bp, bench_out_t *out,
+                     int *status)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return *status = -1, -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return *status = -1, -1;
+    if (pid == 0) {
+        close(fds[0]);
+        bench_out_t o = {.steady_mmaps = -1};
+        c->run[wid](wid, bp, &o);
+        o.rss_kb = bench_maxrss_kb();
+        ssize_t k = write(fds[1], &o, sizeof o);
+        _exit(k == (ssize_t)sizeof o ? 0 : 4);
+    }
+    close(fds[1]);
+    int rc = read_full(fds[0], out, sizeof *out);
+    close(fds[0]);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    return (rc == 0 && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) ? 0 : -1;
+}
+
+int bench_main(int argc, char **argv, const bench_contender_t *const *cs, size_t n)
+{
+    int quick = 0, run = 1, list = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--run") == 0 && i + 1 < argc)
+            run = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else if (strcmp(argv[i], "--list") == 0)
+            list = 1;
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--run K] [--only ID,..] [--list]\n", argv[0]);
+            return 2;
+        }
+    }
+    bench_params_t bp = bench_params(quick);
+
+    /* Which library answers malloc in this binary: proof that the peers do
+     * not interpose on each other. */
+    Dl_info info;
+    void *(*m)(size_t) = malloc;
+    const char *from = "?";
+    if (dladdr((void *)(uintptr_t)m, &info) && info.dli_fname)
+        from = info.dli_fname;
+    printf("I\tbinary=%s\tmalloc_from=%s\n", argv[0], from);
+
+    int failures = 0;
+    for (int w = 0; w < W_COUNT; w++) {
+        if (!wanted(only, bench_workloads[w].id))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (!cs[i]->run[w])
+                continue;
+            if (list) {
+                printf("L\tw=%s\tc=%s\n", bench_workloads[w].key, cs[i]->name);
+                continue;
+            }
+            bench_out_t o;
+            int status = 0;
+            if (run_child(cs[i], w, &bp, &o, &status) != 0) {
+                printf("E\tw=%s\tc=%s\trun=%d\tstatus=%d\n", bench_workloads[w].key, cs[i]->name, run, status);
+                fprintf(stderr, "bench: %s on %s failed (wait status %d)\n", cs[i]->name,
+                        bench_workloads[w].key, status);
+                failures++;
+                continue;
+            }
+            printf("R\tw=%s\tc=%s\trun=%d\tns=%.0f\tops=%llu\trss_kb=%ld\tmapped=%llu\treq=%llu"
+                   "\tf50=%.0f\tf99=%.0f\tfmax=%.0f\tmmaps=%lld\tflt=%.2f\tcheck=%llu\n",
+                   bench_workloads[w].key, cs[i]->name, run, o.ns, (unsigned long long)o.ops, o.rss_kb,
+                   (unsigned long long)o.mapped, (unsigned long long)o.requested, o.frame_p50, o.frame_p99,
+                   o.frame_max, (long long)o.steady_mmaps, o.steady_faults, (unsigned long long)o.check);
+            fflush(stdout);
+        }
+    }
+    return failures ? 1 : 0;
+}

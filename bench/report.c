@@ -1,0 +1,590 @@
+/*
+ * report.c - merge the result lines of every benchmark binary and run into
+ * one table per workload (median over runs, ns/op, ratio to glibc, spread,
+ * peak RSS, bytes mapped vs requested, frame-time statistics), check the
+ * targets of issues 2, 3 and 4, and write the Markdown (also printed), the
+ * JSON and the gnuplot data and script for the chart.
+ *
+ *   report --raw FILE --md OUT.md --json OUT.json --dat CHART.dat --gp CHART.gp
+ *          --svg CHART.svg [--meta KEY=VALUE]... [--skipped "names"]
+ */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_RUNS 64
+#define MAX_META 16
+
+/* Display order: the baseline, the general allocators, the region peers,
+ * this library, the ideal. */
+static const char *const order[] = {"glibc", "jemalloc", "mimalloc", "tcmalloc", "mp",   "obstack",
+                                    "talloc", "apr",     "arena",    "pool",     "bump"};
+#define NC (sizeof order / sizeof order[0])
+
+typedef struct cell {
+    int n;
+    double ns[MAX_RUNS], f50[MAX_RUNS], f99[MAX_RUNS], fmax[MAX_RUNS], flt[MAX_RUNS];
+    uint64_t ops, mapped, req;
+    long rss_kb;
+    long long mmaps;
+    int failed;
+    /* derived */
+    double med, min, max, p50, p99, pmax, faults;
+} cell_t;
+
+static cell_t cells[W_COUNT][NC];
+static char *meta_k[MAX_META], *meta_v[MAX_META];
+static int nmeta;
+static char malloc_from[NC][256];
+static const char *skipped = "";
+
+static int cidx(const char *name)
+{
+    for (size_t i = 0; i < NC; i++)
+        if (strcmp(order[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int widx(const char *key)
+{
+    for (int i = 0; i < W_COUNT; i++)
+        if (strcmp(bench_workloads[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+static const char *field(char *line, const char *key, char *buf, size_t n)
+{
+    size_t kl = strlen(key);
+    for (char *p = line; p && *p;) {
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            const char *v = p + kl + 1;
+            size_t l = strcspn(v, "\t\n");
+            if (l >= n)
+                l = n - 1;
+            memcpy(buf, v, l);
+            buf[l] = '\0';
+            return buf;
+        }
+        p = strchr(p, '\t');
+        if (p)
+            p++;
+    }
+    return NULL;
+}
+
+static double fnum(char *line, const char *key)
+{
+    char b[64];
+    return field(line, key, b, sizeof b) ? strtod(b, NULL) : 0;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+    double t[MAX_RUNS];
+    memcpy(t, v, (size_t)n * sizeof *t);
+    qsort(t, (size_t)n, sizeof *t, cmpd);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+static void load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    char line[1024], w[64], c[64], b[256];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == 'I' && field(line, "binary", b, sizeof b)) {
+            /* binary=.../bench-NAME: remember which library answered malloc. */
+            const char *name = strrchr(b, '-');
+            int i = name ? cidx(name + 1) : -1;
+            if (i >= 0)
+                field(line, "malloc_from", malloc_from[i], sizeof malloc_from[i]);
+            continue;
+        }
+        if ((line[0] != 'R' && line[0] != 'E') || !field(line, "w", w, sizeof w) || !field(line, "c", c, sizeof c))
+            continue;
+        int wi = widx(w), ci = cidx(c);
+        if (wi < 0 || ci < 0)
+            continue;
+        cell_t *x = &cells[wi][ci];
+        if (line[0] == 'E') {
+            x->failed++;
+            continue;
+        }
+        if (x->n == MAX_RUNS)
+            continue;
+        x->ns[x->n] = fnum(line, "ns");
+        x->f50[x->n] = fnum(line, "f50");
+        x->f99[x->n] = fnum(line, "f99");
+        x->fmax[x->n] = fnum(line, "fmax");
+        x->flt[x->n] = fnum(line, "flt");
+        x->ops = (uint64_t)fnum(line, "ops");
+        x->mapped = (uint64_t)fnum(line, "mapped");
+        x->req = (uint64_t)fnum(line, "req");
+        long rss = (long)fnum(line, "rss_kb");
+        if (rss > x->rss_kb)
+            x->rss_kb = rss;
+        long long mm = (long long)fnum(line, "mmaps");
+        if (x->n == 0 || mm > x->mmaps)
+            x->mmaps = mm;
+        x->n++;
+    }
+    fclose(f);
+    for (int wi = 0; wi < W_COUNT; wi++)
+        for (size_t ci = 0; ci < NC; ci++) {
+            cell_t *x = &cells[wi][ci];
+            if (!x->n)
+                continue;
+            x->med = median(x->ns, x->n);
+            x->min = x->max = x->ns[0];
+            for (int i = 1; i < x->n; i++) {
+                x->min = fmin(x->min, x->ns[i]);
+                x->max = fmax(x->max, x->ns[i]);
+            }
+            x->p50 = median(x->f50, x->n);
+            x->p99 = median(x->f99, x->n);
+            x->pmax = median(x->fmax, x->n);
+            x->faults = median(x->flt, x->n);
+        }
+}
+
+static const cell_t *get(int w, const char *c)
+{
+    int i = cidx(c);
+    return (i >= 0 && cells[w][i].n) ? &cells[w][i] : NULL;
+}
+
+static double per_op(const cell_t *x) { return x->ops ? x->med / (double)x->ops : 0; }
+
+static void human(char *b, size_t n, double bytes)
+{
+    if (bytes >= 1024.0 * 1024 * 1024)
+        snprintf(b, n, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+    else if (bytes >= 1024.0 * 1024)
+        snprintf(b, n, "%.1f MiB", bytes / (1024.0 * 1024));
+    else
+        snprintf(b, n, "%.0f KiB", bytes / 1024.0);
+}
+
+/* ---- Targets ---- */
+
+enum { T_RATIO, T_FRAME_JITTER, T_MMAPS, T_RSS };
+
+typedef struct target {
+    const char *issue;
+    int w;
+    int kind;
+    const char *who;
+    const char *vs; /* space-separated: the fastest of them is the reference; "*" = every other */
+    double bar;     /* ratio >= bar (T_RATIO), value <= bar (others) */
+    const char *what;
+} target_t;
+
+static const target_t targets[] = {
+    {"2", W_BULK_SMALL, T_RATIO, "arena", "glibc", 15, "arena_alloc + arena_reset >= 15x glibc malloc + free"},
+    {"2", W_BULK_SMALL, T_RATIO, "arena", "bump", 0.8, "arena within 1.25x of the ideal bump pointer"},
+    {"2", W_CHURN, T_RATIO, "pool", "glibc", 5, "pool_alloc + pool_free (random order) >= 5x malloc + free"},
+    {"4", W_BULK, T_RATIO, "arena", "glibc", 15, "bulk free: arena >= 15x glibc"},
+    {"4", W_BULK, T_RATIO, "arena", "obstack apr", 2.5, "bulk free: arena >= 2.5x the best of obstack and APR"},
+    {"4", W_BULK, T_RATIO, "arena", "talloc", 5, "bulk free: arena >= 5x talloc"},
+    {"4", W_BULK, T_RATIO, "arena", "bump", 0.8, "bulk free: arena within 1.25x of the ideal bump pointer"},
+    {"4", W_SERVER, T_RATIO, "arena", "glibc", 1.5, "server: arena >= 1.5x glibc"},
+    {"4", W_SERVER, T_RATIO, "arena", "*", 1.0, "server: arena at least as fast as every other peer"},
+    {"4", W_FRAME, T_RATIO, "arena", "glibc", 1.5, "frame loop: arena >= 1.5x glibc"},
+    {"4", W_FRAME, T_RATIO, "arena", "*", 1.0, "frame loop: arena at least as fast as every other peer"},
+    {"4", W_FRAME, T_FRAME_JITTER, "arena", NULL, 1.5, "frame loop: arena frame time p99 / median <= 1.5"},
+    {"4", W_FRAME, T_MMAPS, "arena", NULL, 0, "frame loop: arena makes no mmap in steady state"},
+    {"4", W_CHURN, T_RATIO, "pool", "glibc", 5, "churn: pool >= 5x glibc"},
+    {"4", W_CHURN, T_RATIO, "pool", "mimalloc", 2, "churn: pool >= 2x mimalloc"},
+    {"3", W_MP_BURST, T_RATIO, "mp", "glibc", 2, "mp 1: >= 2x glibc"},
+    {"3", W_MP_BURST, T_RATIO, "mp", "mimalloc", 0.9, "mp 1: as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_BURST, T_RSS, "mp", "glibc", 1.1, "mp 1: peak RSS <= glibc + 10 %"},
+    {"3", W_MP_THREADS, T_RATIO, "mp", "glibc", 2, "mp 2: >= 2x glibc"},
+    {"3", W_MP_THREADS, T_RATIO, "mp", "mimalloc", 0.9, "mp 2: as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_THREADS, T_RSS, "mp", "glibc", 1.1, "mp 2: peak RSS <= glibc + 10 %"},
+    {"3", W_MP_MIXED, T_RATIO, "mp", "glibc", 2, "mp 3: >= 2x glibc"},
+    {"3", W_MP_MIXED, T_RATIO, "mp", "mimalloc", 0.9, "mp 3: as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_MIXED, T_RSS, "mp", "glibc", 1.1, "mp 3: peak RSS <= glibc + 10 %"},
+    {"3", W_MP_PAIR16, T_RATIO, "mp", "glibc", 2, "mp 4 (16 B): >= 2x glibc"},
+    {"3", W_MP_PAIR16, T_RATIO, "mp", "mimalloc", 0.9, "mp 4 (16 B): as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_PAIR64, T_RATIO, "mp", "glibc", 2, "mp 4 (64 B): >= 2x glibc"},
+    {"3", W_MP_PAIR64, T_RATIO, "mp", "mimalloc", 0.9, "mp 4 (64 B): as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_PAIR256, T_RATIO, "mp", "glibc", 2, "mp 4 (256 B): >= 2x glibc"},
+    {"3", W_MP_PAIR256, T_RATIO, "mp", "mimalloc", 0.9, "mp 4 (256 B): as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_PAIR4096, T_RATIO, "mp", "glibc", 2, "mp 4 (4096 B): >= 2x glibc"},
+    {"3", W_MP_PAIR4096, T_RATIO, "mp", "mimalloc", 0.9, "mp 4 (4096 B): as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_XTHREAD, T_RATIO, "mp", "mimalloc", 0.9, "mp 5: as fast as mimalloc (within 10 %)"},
+    {"3", W_MP_XTHREAD, T_RSS, "mp", "glibc", 1.1, "mp 5: peak RSS <= glibc + 10 %"},
+};
+#define NT (sizeof targets / sizeof targets[0])
+
+typedef struct verdict {
+    int known; /* 0: a contender is missing */
+    int met;
+    double value;
+    char ref[32]; /* which peer was the reference */
+} verdict_t;
+
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+static verdict_t judge(const target_t *t)
+{
+    verdict_t v = {0, 0, 0, ""};
+    const cell_t *me = get(t->w, t->who);
+    if (!me)
+        return v;
+    if (t->kind == T_FRAME_JITTER) {
+        v.known = me->p50 > 0;
+        v.value = v.known ? me->p99 / me->p50 : 0;
+        v.met = v.value <= t->bar;
+        return v;
+    }
+    if (t->kind == T_MMAPS) {
+        v.known = me->mmaps >= 0;
+        v.value = (double)me->mmaps;
+        v.met = me->mmaps == 0;
+        return v;
+    }
+    if (t->kind == T_RSS) {
+        const cell_t *o = get(t->w, t->vs);
+        if (!o || !o->rss_kb)
+            return v;
+        v.known = 1;
+        v.value = (double)me->rss_kb / (double)o->rss_kb;
+        v.met = v.value <= t->bar;
+        snprintf(v.ref, sizeof v.ref, "%s", t->vs);
+        return v;
+    }
+    const cell_t *best = NULL;
+    for (size_t i = 0; i < NC; i++) {
+        const cell_t *o = &cells[t->w][i];
+        if (!o->n || strcmp(order[i], t->who) == 0)
+            continue;
+        if (strcmp(t->vs, "*") != 0 && !in_list(t->vs, order[i]))
+            continue;
+        if (!best || o->med < best->med) {
+            best = o;
+            snprintf(v.ref, sizeof v.ref, "%s", order[i]);
+        }
+    }
+    if (!best)
+        return v;
+    v.known = 1;
+    v.value = best->med / me->med;
+    v.met = v.value >= t->bar;
+    return v;
+}
+
+/* ---- Output ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static const char *meta(const char *k)
+{
+    for (int i = 0; i < nmeta; i++)
+        if (strcmp(meta_k[i], k) == 0)
+            return meta_v[i];
+    return "";
+}
+
+static void write_md(FILE *f)
+{
+    fprintf(f, "# arenapool benchmark results\n\n");
+    fprintf(f, "- date: %s\n- machine: %s\n- compiler: %s\n- libc: %s\n- peers: %s\n", meta("date"),
+            meta("machine"), meta("compiler"), meta("libc"), meta("peers"));
+    fprintf(f, "- command: `%s` (median of %s interleaved runs; each contender in its own child process)\n",
+            meta("command"), meta("runs"));
+    if (*skipped)
+        fprintf(f, "- skipped (not installed): %s\n", skipped);
+    fprintf(f, "\nTimes are medians; **vs glibc** is glibc's median time / the contender's (higher is "
+               "faster); spread is (max - min) / median over the runs; peak RSS is the child "
+               "process's ru_maxrss.\n");
+    for (int w = 0; w < W_COUNT; w++) {
+        int any = 0;
+        for (size_t c = 0; c < NC; c++)
+            any |= cells[w][c].n > 0 || cells[w][c].failed > 0;
+        if (!any)
+            continue;
+        const bench_workload_t *wl = &bench_workloads[w];
+        const cell_t *g = get(w, "glibc");
+        fprintf(f, "\n### %s. %s\n\n", wl->id, wl->title);
+        fprintf(f, "| contender | median ms | ns/%s | vs glibc | spread | peak RSS | mapped / requested |", wl->unit);
+        if (w == W_FRAME)
+            fprintf(f, " frame p50 us | p99 us | max us | p99/p50 | steady mmaps | faults/frame |");
+        fprintf(f, "\n|---|---:|---:|---:|---:|---:|---:|%s\n", w == W_FRAME ? "---:|---:|---:|---:|---:|---:|" : "");
+        for (size_t c = 0; c < NC; c++) {
+            const cell_t *x = &cells[w][c];
+            if (x->failed && !x->n) {
+                fprintf(f, "| %s | FAILED | | | | | |%s\n", order[c], w == W_FRAME ? " | | | | | |" : "");
+                continue;
+            }
+            if (!x->n)
+                continue;
+            char rss[32], mp[96] = "-";
+            human(rss, sizeof rss, (double)x->rss_kb * 1024);
+            if (x->mapped) {
+                char a[32], b[32];
+                human(a, sizeof a, (double)x->mapped);
+                if (x->req) {
+                    human(b, sizeof b, (double)x->req);
+                    snprintf(mp, sizeof mp, "%s / %s (%.2f)", a, b, (double)x->mapped / (double)x->req);
+                } else {
+                    snprintf(mp, sizeof mp, "%s", a);
+                }
+            }
+            char ratio[32] = "-";
+            if (g)
+                snprintf(ratio, sizeof ratio, "%.2fx", g->med / x->med);
+            double po = per_op(x);
+            fprintf(f, "| %s | %.1f | %.*f | %s | %.0f %% | %s | %s |", order[c], x->med / 1e6, po < 10 ? 2 : 1, po,
+                    ratio, 100 * (x->max - x->min) / x->med, rss, mp);
+            if (w == W_FRAME) {
+                char mm[24] = "n/a";
+                if (x->mmaps >= 0)
+                    snprintf(mm, sizeof mm, "%lld", x->mmaps);
+                fprintf(f, " %.0f | %.0f | %.0f | %.2f | %s | %.1f |", x->p50 / 1e3, x->p99 / 1e3, x->pmax / 1e3,
+                        x->p50 > 0 ? x->p99 / x->p50 : 0, mm, x->faults);
+            }
+            fputc('\n', f);
+        }
+    }
+    fprintf(f, "\n### Targets (issues 2, 3 and 4)\n\n| issue | workload | target | measured | verdict |\n"
+               "|---|---|---|---:|---|\n");
+    for (size_t i = 0; i < NT; i++) {
+        const target_t *t = &targets[i];
+        verdict_t v = judge(t);
+        char m[64] = "n/a";
+        if (v.known) {
+            if (t->kind == T_RATIO)
+                snprintf(m, sizeof m, "%.2fx vs %s", v.value, v.ref);
+            else if (t->kind == T_RSS)
+                snprintf(m, sizeof m, "%.2f of %s", v.value, v.ref);
+            else if (t->kind == T_MMAPS)
+                snprintf(m, sizeof m, "%.0f", v.value);
+            else
+                snprintf(m, sizeof m, "%.2f", v.value);
+        }
+        fprintf(f, "| %s | %s | %s | %s | %s |\n", t->issue, bench_workloads[t->w].id, t->what, m,
+                !v.known ? "not measured" : v.met ? "met" : "**missed**");
+    }
+    fprintf(f, "\nWhich library answered `malloc` in each binary:");
+    for (size_t c = 0; c < NC; c++)
+        if (malloc_from[c][0])
+            fprintf(f, " bench-%s: `%s`;", order[c], malloc_from[c]);
+    fprintf(f, "\n");
+}
+
+static void write_json(FILE *f)
+{
+    fprintf(f, "{\n  \"meta\": {");
+    for (int i = 0; i < nmeta; i++) {
+        fprintf(f, "%s\n    ", i ? "," : "");
+        json_str(f, meta_k[i]);
+        fprintf(f, ": ");
+        json_str(f, meta_v[i]);
+    }
+    fprintf(f, "\n  },\n  \"skipped\": ");
+    json_str(f, skipped);
+    fprintf(f, ",\n  \"malloc_from\": {");
+    int first = 1;
+    for (size_t c = 0; c < NC; c++)
+        if (malloc_from[c][0]) {
+            fprintf(f, "%s\n    \"%s\": ", first ? "" : ",", order[c]);
+            json_str(f, malloc_from[c]);
+            first = 0;
+        }
+    fprintf(f, "\n  },\n  \"workloads\": [");
+    int fw = 1;
+    for (int w = 0; w < W_COUNT; w++) {
+        const bench_workload_t *wl = &bench_workloads[w];
+        const cell_t *g = get(w, "glibc");
+        int any = 0;
+        for (size_t c = 0; c < NC; c++)
+            any |= cells[w][c].n > 0;
+        if (!any)
+            continue;
+        fprintf(f, "%s\n    {\"id\": \"%s\", \"key\": \"%s\", \"unit\": \"%s\", \"title\": ", fw ? "" : ",", wl->id,
+                wl->key, wl->unit);
+        json_str(f, wl->title);
+        fprintf(f, ", \"results\": [");
+        int fc = 1;
+        for (size_t c = 0; c < NC; c++) {
+            const cell_t *x = &cells[w][c];
+            if (!x->n)
+                continue;
+            fprintf(f, "%s\n      {\"contender\": \"%s\", \"runs\": %d, \"median_ns\": %.0f, \"min_ns\": %.0f, "
+                       "\"max_ns\": %.0f, \"ops\": %llu, \"ns_per_op\": %.3f, \"vs_glibc\": %.3f, "
+                       "\"peak_rss_kb\": %ld, \"mapped_bytes\": %llu, \"requested_bytes\": %llu",
+                    fc ? "" : ",", order[c], x->n, x->med, x->min, x->max, (unsigned long long)x->ops, per_op(x),
+                    g ? g->med / x->med : 0.0, x->rss_kb, (unsigned long long)x->mapped,
+                    (unsigned long long)x->req);
+            if (w == W_FRAME)
+                fprintf(f, ", \"frame_p50_ns\": %.0f, \"frame_p99_ns\": %.0f, \"frame_max_ns\": %.0f, "
+                           "\"steady_mmaps\": %lld, \"steady_faults_per_frame\": %.2f",
+                        x->p50, x->p99, x->pmax, x->mmaps, x->faults);
+            fprintf(f, "}");
+            fc = 0;
+        }
+        fprintf(f, "\n    ]}");
+        fw = 0;
+    }
+    fprintf(f, "\n  ],\n  \"targets\": [");
+    for (size_t i = 0; i < NT; i++) {
+        verdict_t v = judge(&targets[i]);
+        fprintf(f, "%s\n    {\"issue\": \"%s\", \"workload\": \"%s\", \"target\": ", i ? "," : "", targets[i].issue,
+                bench_workloads[targets[i].w].id);
+        json_str(f, targets[i].what);
+        if (v.known)
+            fprintf(f, ", \"value\": %.3f, \"reference\": \"%s\", \"met\": %s}", v.value, v.ref,
+                    v.met ? "true" : "false");
+        else
+            fprintf(f, ", \"value\": null, \"met\": null}");
+    }
+    fprintf(f, "\n  ]\n}\n");
+}
+
+static void write_chart(const char *dat, const char *gp, const char *svg)
+{
+    FILE *d = fopen(dat, "w"), *g = fopen(gp, "w");
+    if (!d || !g) {
+        perror("chart");
+        exit(1);
+    }
+    int used[NC] = {0}, ncol = 0;
+    for (size_t c = 0; c < NC; c++)
+        for (int w = 0; w < W_COUNT; w++)
+            used[c] |= cells[w][c].n > 0;
+    fprintf(d, "workload");
+    for (size_t c = 0; c < NC; c++)
+        if (used[c])
+            fprintf(d, " %s", order[c]), ncol++;
+    fprintf(d, "\n");
+    for (int w = 0; w < W_COUNT; w++) {
+        int any = 0;
+        for (size_t c = 0; c < NC; c++)
+            any |= cells[w][c].n > 0;
+        if (!any)
+            continue;
+        fprintf(d, "\"%s %s\"", bench_workloads[w].id, bench_workloads[w].unit);
+        for (size_t c = 0; c < NC; c++)
+            if (used[c]) {
+                if (cells[w][c].n)
+                    fprintf(d, " %.4g", per_op(&cells[w][c]));
+                else
+                    fprintf(d, " ?");
+            }
+        fprintf(d, "\n");
+    }
+    fclose(d);
+    fprintf(g,
+            "set terminal svg size 1500,620 dynamic enhanced font 'sans,11' background rgb 'white'\n"
+            "set output '%s'\n"
+            "set title 'arenapool benchmarks: ns per operation (log scale, lower is better)  -  %s'\n"
+            "set datafile missing '?'\n"
+            "set style data histogram\n"
+            "set style histogram cluster gap 1\n"
+            "set style fill solid 0.85 border -1\n"
+            "set boxwidth 0.9\n"
+            "set logscale y\n"
+            "set yrange [0.5:*]\n"
+            "set ylabel 'ns per operation (op named under each group)'\n"
+            "set grid ytics\n"
+            "set key outside right top vertical\n"
+            "set xtics rotate by -30 nomirror\n"
+            "plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)\n",
+            svg, meta("date"), ncol + 1, dat);
+    fclose(g);
+}
+
+int main(int argc, char **argv)
+{
+    const char *raw = NULL, *md = NULL, *json = NULL, *dat = NULL, *gp = NULL, *svg = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--raw"))
+            raw = v;
+        else if (!strcmp(k, "--md"))
+            md = v;
+        else if (!strcmp(k, "--json"))
+            json = v;
+        else if (!strcmp(k, "--dat"))
+            dat = v;
+        else if (!strcmp(k, "--gp"))
+            gp = v;
+        else if (!strcmp(k, "--svg"))
+            svg = v;
+        else if (!strcmp(k, "--skipped"))
+            skipped = v;
+        else if (!strcmp(k, "--meta") && nmeta < MAX_META) {
+            const char *eq = strchr(v, '=');
+            if (!eq)
+                continue;
+            meta_k[nmeta] = strndup(v, (size_t)(eq - v));
+            meta_v[nmeta++] = strdup(eq + 1);
+        } else {
+            fprintf(stderr, "report: unknown option %s\n", k);
+            return 2;
+        }
+    }
+    if (!raw) {
+        fprintf(stderr, "usage: report --raw FILE [--md F] [--json F] [--dat F --gp F --svg F] "
+                        "[--meta K=V].. [--skipped S]\n");
+        return 2;
+    }
+    load(raw);
+    write_md(stdout);
+    if (md) {
+        FILE *f = fopen(md, "w");
+        if (!f)
+            return perror(md), 1;
+        write_md(f);
+        fclose(f);
+    }
+    if (json) {
+        FILE *f = fopen(json, "w");
+        if (!f)
+            return perror(json), 1;
+        write_json(f);
+        fclose(f);
+    }
+    if (dat && gp && svg)
+        write_chart(dat, gp, svg);
+    int failed = 0;
+    for (int w = 0; w < W_COUNT; w++)
+        for (size_t c = 0; c < NC; c++)
+            failed += cells[w][c].failed;
+    if (failed)
+        fprintf(stderr, "report: %d benchmark run(s) failed (see the table)\n", failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,91 @@
+# mk/bench.mk - the benchmark suite (bench/README.md).
+#
+#   make bench           every workload against every installed peer, 5 interleaved
+#                        runs: tables on the terminal and in bench/results/latest.{md,json},
+#                        chart in bench/results/latest.svg (gnuplot)
+#   make bench QUICK=1   every workload at a tiny size, 3 runs, in seconds; results go to
+#                        build/bench/quick/ so the committed ones are never overwritten
+#   make bench-instr     callgrind instructions per operation of the fast paths
+#   make bench-quick     = make bench QUICK=1; part of make test
+#
+# Peers come from Debian packages: .ci/deps.sh installs the missing ones when
+# run as root (or with sudo); otherwise they are skipped, and the run says so.
+# Each general allocator (jemalloc, mimalloc, tcmalloc) replaces malloc in the
+# binary that links it, so each gets a binary of its own.
+
+BENCH_DIR      := build/bench
+BENCH_CPPFLAGS := $(BASE_CPPFLAGS) -Ibench
+BENCH_CFLAGS   := $(WARN) $(CFLAGS)
+BENCH_HDR      := $(wildcard bench/*.h) $(wildcard bench/*.inc) $(PUBLIC_HDR)
+BENCH_MAIN     := bench/main.c bench/harness.c
+BENCH_LIB      := $(REL_DIR)/libarenapool.a
+BENCH_HAVE_MP  := $(if $(wildcard pool/mp.h),1,)
+BENCH_MP_FLAGS := $(if $(BENCH_HAVE_MP),-DHAVE_MP,)
+BENCH_RUNS     ?= $(if $(QUICK),3,5)
+BENCH_OUT      := $(if $(QUICK),$(BENCH_DIR)/quick,bench/results)
+# Filled in by the bench recipe from bench/peers.sh (a link test per peer).
+BENCH_PEERS    ?=
+BENCH_BINS     := $(BENCH_DIR)/bench-glibc $(BENCH_DIR)/report \
+                  $(addprefix $(BENCH_DIR)/bench-,$(BENCH_PEERS)) \
+                  $(if $(BENCH_HAVE_MP),$(BENCH_DIR)/bench-mp,)
+
+TEST_TARGETS += bench-quick
+
+.PHONY: bench bench-build bench-instr bench-quick
+
+# Install peers first, then re-read this file (a sub-make) so that the peers
+# just installed are found.
+bench:
+	@sh .ci/deps.sh bench
+	@peers="$$(sh bench/peers.sh '$(CC)')"; \
+	$(MAKE) --no-print-directory bench-build BENCH_PEERS="$$peers" && \
+	CC='$(CC)' sh bench/run.sh $(BENCH_DIR) $(BENCH_OUT) $(BENCH_RUNS) $(if $(QUICK),1,0) "$$peers"
+
+bench-quick:
+	@$(MAKE) --no-print-directory bench QUICK=1
+
+bench-build: $(BENCH_BINS)
+
+$(BENCH_DIR)/bench-glibc: $(BENCH_MAIN) bench/bench_malloc.c bench/bench_obstack.c bench/bench_arena.c \
+                          bench/bench_pool.c bench/bench_bump.c $(BENCH_HDR) $(BENCH_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DBENCH_WITH_MALLOC -DBENCH_WITH_OBSTACK -DBENCH_WITH_ARENA \
+	    $(filter %.c,$^) $(BENCH_LIB) -pthread -o $@
+
+$(BENCH_DIR)/bench-jemalloc $(BENCH_DIR)/bench-mimalloc $(BENCH_DIR)/bench-tcmalloc: \
+$(BENCH_DIR)/bench-%: $(BENCH_MAIN) bench/bench_malloc.c $(BENCH_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DBENCH_WITH_MALLOC -DBENCH_MALLOC_NAME='"$*"' \
+	    $(filter %.c,$^) $(BENCH_LIB_$*) -pthread -o $@
+
+BENCH_LIB_jemalloc := -ljemalloc
+BENCH_LIB_mimalloc := -lmimalloc
+BENCH_LIB_tcmalloc := -ltcmalloc_minimal
+
+$(BENCH_DIR)/bench-talloc: $(BENCH_MAIN) bench/bench_talloc.c $(BENCH_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DBENCH_WITH_TALLOC $(filter %.c,$^) -ltalloc -pthread -o $@
+
+# APR's headers go in with -isystem: they are not ours to keep warning-free.
+$(BENCH_DIR)/bench-apr: $(BENCH_MAIN) bench/bench_apr.c $(BENCH_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DBENCH_WITH_APR \
+	    $$(pkg-config --cflags apr-1 2>/dev/null | sed 's/-I/-isystem /g' || echo '-isystem /usr/include/apr-1.0') \
+	    $(filter %.c,$^) -lapr-1 -pthread -o $@
+
+$(BENCH_DIR)/bench-mp: $(BENCH_MAIN) bench/bench_mp.c $(BENCH_HDR) $(BENCH_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DBENCH_WITH_MP $(filter %.c,$^) $(BENCH_LIB) -pthread -o $@
+
+$(BENCH_DIR)/report: bench/report.c bench/harness.c bench/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) $(filter %.c,$^) -lm -o $@
+
+# ---- instruction counts (callgrind) ----
+$(BENCH_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(BENCH_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) $(BENCH_MP_FLAGS) bench/instr.c $(BENCH_LIB) -pthread -o $@
+
+bench-instr: $(BENCH_DIR)/instr
+	@sh .ci/deps.sh bench
+	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md $(if $(BENCH_HAVE_MP),mp,)
