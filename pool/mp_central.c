@@ -21,22 +21,32 @@ typedef struct batch {
 } batch_t;
 
 typedef struct central {
-    pthread_mutex_t lock;
     mp_span_t *spans;     /* spans with free or uncarved objects */
     size_t out;           /* objects handed out (to thread caches or callers) */
     size_t span_free;     /* objects on span free lists */
-    uint32_t nslots;      /* batches in the transfer cache */
-    batch_t slots[MP_SLOTS_MAX];
+    uint32_t nslots;      /* batches in the transfer cache (central_slots) */
+    batch_t *slots;
 } __attribute__((aligned(64))) central_t;
 
+/* Why the locks live apart from the lists: initialising them touches one
+ * or two pages instead of every page of `centrals` (a short-lived process
+ * under LD_PRELOAD pays for each page fault). */
+typedef struct central_lock {
+    pthread_mutex_t m;
+} __attribute__((aligned(64))) central_lock_t;
+
 static central_t centrals[MP_NUM_CLASSES];
+static batch_t central_slots[MP_NUM_CLASSES][MP_SLOTS_MAX]; /* touched only when used */
+static central_lock_t central_locks[MP_NUM_CLASSES];
 static pthread_once_t central_once = PTHREAD_ONCE_INIT;
 
 /* Why lazy: an array of mutexes has no portable static initialiser. */
 static void central_init(void)
 {
-    for (size_t c = 0; c < MP_NUM_CLASSES; c++)
-        pthread_mutex_init(&centrals[c].lock, NULL);
+    for (size_t c = 0; c < MP_NUM_CLASSES; c++) {
+        pthread_mutex_init(&central_locks[c].m, NULL);
+        centrals[c].slots = central_slots[c];
+    }
 }
 
 static central_t *central_get(size_t cls)
@@ -44,6 +54,9 @@ static central_t *central_get(size_t cls)
     pthread_once(&central_once, central_init);
     return &centrals[cls];
 }
+
+#define LOCK(cls) pthread_mutex_lock(&central_locks[cls].m)
+#define UNLOCK(cls) pthread_mutex_unlock(&central_locks[cls].m)
 
 /* ---- Spans ---- */
 
@@ -109,7 +122,7 @@ void *mp__central_fetch(size_t cls, size_t n, size_t *got)
     size_t size = mp__class_size[cls];
     void *head = NULL;
     size_t k = 0;
-    pthread_mutex_lock(&c->lock);
+    LOCK(cls);
     while (k + batch <= n && c->nslots > 0) {
         batch_t *b = &c->slots[--c->nslots];
         *(void **)b->tail = head;
@@ -142,7 +155,7 @@ void *mp__central_fetch(size_t cls, size_t n, size_t *got)
             span_list_remove(c, s);
     }
     c->out += k;
-    pthread_mutex_unlock(&c->lock);
+    UNLOCK(cls);
     *got = k;
     return head;
 }
@@ -150,7 +163,7 @@ void *mp__central_fetch(size_t cls, size_t n, size_t *got)
 void mp__central_release(size_t cls, void *head, void *tail, size_t count)
 {
     central_t *c = central_get(cls);
-    pthread_mutex_lock(&c->lock);
+    LOCK(cls);
     c->out -= count;
     if (count == mp__class_batch[cls] && c->nslots < mp__class_slots[cls] && tail) {
         c->slots[c->nslots].head = head;
@@ -163,14 +176,14 @@ void mp__central_release(size_t cls, void *head, void *tail, size_t count)
             head = next;
         }
     }
-    pthread_mutex_unlock(&c->lock);
+    UNLOCK(cls);
 }
 
 void mp__central_drain(void)
 {
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         central_t *c = central_get(cls);
-        pthread_mutex_lock(&c->lock);
+        LOCK(cls);
         while (c->nslots > 0) {
             void *o = c->slots[--c->nslots].head;
             while (o) {
@@ -186,7 +199,7 @@ void mp__central_drain(void)
             c->span_free -= s->nfree;
             mp__page_free(s);
         }
-        pthread_mutex_unlock(&c->lock);
+        UNLOCK(cls);
     }
 }
 
@@ -195,10 +208,10 @@ void mp__central_totals(size_t *out_bytes, size_t *cached_bytes)
     size_t out = 0, cached = 0;
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         central_t *c = central_get(cls);
-        pthread_mutex_lock(&c->lock);
+        LOCK(cls);
         out += c->out * mp__class_size[cls];
         cached += (c->span_free + (size_t)c->nslots * mp__class_batch[cls]) * mp__class_size[cls];
-        pthread_mutex_unlock(&c->lock);
+        UNLOCK(cls);
     }
     *out_bytes = out;
     *cached_bytes = cached;
@@ -210,16 +223,17 @@ void mp__central_lock_all(void)
 {
     pthread_once(&central_once, central_init);
     for (size_t c = 0; c < MP_NUM_CLASSES; c++)
-        pthread_mutex_lock(&centrals[c].lock);
+        pthread_mutex_lock(&central_locks[c].m);
 }
 
 void mp__central_unlock_all(void)
 {
     for (size_t c = MP_NUM_CLASSES; c-- > 0;)
-        pthread_mutex_unlock(&centrals[c].lock);
+        pthread_mutex_unlock(&central_locks[c].m);
 }
 
 void mp__central_reinit_locks(void)
 {
-    central_init();
+    for (size_t c = 0; c < MP_NUM_CLASSES; c++)
+        pthread_mutex_init(&central_locks[c].m, NULL);
 }

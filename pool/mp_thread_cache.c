@@ -8,13 +8,17 @@
  * creates the real cache; no "initialised?" test on the fast path.  At thread
  * exit a pthread key destructor gives the cache back and points the thread at
  * a second empty cache ("dead"), whose slow paths go straight to the central
- * lists.  Lists trade whole batches with mp_central.c; a list's limit grows
- * by a batch each time it runs dry or overflows, up to the class's limit.
+ * lists.  Lists trade whole batches with mp_central.c.  A list starts with a
+ * limit of 2 (slow start: a class used once costs one or two objects, not a
+ * batch of touched pages) that doubles up to the batch each time it runs dry
+ * or overflows, then grows a batch at a time up to the class's limit.
  */
 #include "mp_internal.h"
 
 #include <errno.h>
 #include <string.h>
+
+#define START_MAX 2u
 
 static mp_tcache_t tc_empty; /* never written: all heads NULL, all max 0 */
 static mp_tcache_t tc_dead;  /* same, for threads past their destructor  */
@@ -58,7 +62,7 @@ static void flush_cache(mp_tcache_t *tc)
             release_n(b, cls, batch);
         if (b->count)
             release_n(b, cls, b->count);
-        b->max = (uint32_t)batch;
+        b->max = START_MAX;
     }
 }
 
@@ -121,7 +125,7 @@ static mp_tcache_t *tc_create(void)
         return NULL;
     memset(tc, 0, sizeof *tc);
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
-        tc->bins[cls].max = mp__class_batch[cls];
+        tc->bins[cls].max = START_MAX;
     pthread_mutex_lock(&reg_lock);
     tc->next = reg_live;
     if (reg_live)
@@ -140,11 +144,12 @@ static mp_tcache_t *tc_create(void)
 
 static void grow_limit(mp_bin_t *b, size_t cls)
 {
-    uint32_t lim = mp__class_limit[cls];
-    if (b->max < lim) {
-        uint32_t m = b->max + mp__class_batch[cls];
-        b->max = m < lim ? m : lim;
-    }
+    uint32_t lim = mp__class_limit[cls], batch = mp__class_batch[cls];
+    uint32_t m = b->max < batch ? b->max * 2 : b->max + batch;
+    if (m > lim)
+        m = lim;
+    if (m > b->max)
+        b->max = m;
 }
 
 MP__NOINLINE void *mp__alloc_slow(size_t cls)
@@ -168,7 +173,7 @@ MP__NOINLINE void *mp__alloc_slow(size_t cls)
     }
     /* Demand adapts the batch: a list that keeps running dry fetches more. */
     size_t batch = mp__class_batch[cls];
-    size_t n = b->max / 2 > batch ? (b->max / 2 / batch) * batch : batch;
+    size_t n = b->max < batch ? b->max : b->max / 2 > batch ? (b->max / 2 / batch) * batch : batch;
     p = mp__central_fetch(cls, n, &got);
     if (!p) {
         errno = ENOMEM;
@@ -199,7 +204,8 @@ MP__NOINLINE void mp__free_slow(void *p, size_t cls)
     b->head = p;
     MP__STORE(&b->count, b->count + 1);
     if (b->count > b->max) {
-        release_n(b, cls, mp__class_batch[cls]);
+        size_t batch = mp__class_batch[cls];
+        release_n(b, cls, b->count > batch ? batch : (b->count + 1) / 2);
         grow_limit(b, cls);
     }
 }
