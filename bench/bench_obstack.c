@@ -2,9 +2,11 @@
  * bench_obstack.c - glibc's obstack as the contender in workloads 1, 2, 3
  * and 5: obstack_free to a base object is its reset and its rewind; the
  * response of workload 2 is an obstack growing object (obstack_blank), its
- * idiomatic realloc.  Chunks are 64 KiB (obstack_begin), the arena's default
- * first chunk, rather than obstack's 4 KiB default, so it is not slowed by
- * small chunks.  Chunk bytes are counted through the chunk hooks.
+ * idiomatic realloc.  Default chunk size (obstack_init), as programs use it:
+ * obstack_free hands every chunk but the first back to malloc, and glibc
+ * trims the top of its heap when they coalesce, so the next round faults the
+ * pages in again (larger chunks only make that cheaper, not go away).
+ * Chunk bytes are counted through the chunk hooks.
  */
 #include "contenders.h"
 
@@ -33,7 +35,6 @@ static void chunk_free(void *p)
 
 #define obstack_chunk_alloc chunk_alloc
 #define obstack_chunk_free chunk_free
-#define OB_CHUNK 65536
 
 /* ---- 1: bulk free = obstack_free to the base ---- */
 
@@ -44,7 +45,7 @@ typedef struct {
 static void bulk_open(bulk_t *s, size_t b)
 {
     (void)b;
-    obstack_begin(&s->ob, OB_CHUNK);
+    obstack_init(&s->ob);
     s->base = obstack_alloc(&s->ob, 0);
 }
 static inline void *bulk_alloc(bulk_t *s, size_t n) { return obstack_alloc(&s->ob, n); }
@@ -69,7 +70,7 @@ typedef struct {
     } cleanup[4];
     unsigned ncleanup;
 } srv_t;
-static void srv_open(srv_t *s) { obstack_begin(&s->ob, OB_CHUNK); }
+static void srv_open(srv_t *s) { obstack_init(&s->ob); }
 static void srv_close(srv_t *s) { obstack_free(&s->ob, NULL); }
 static inline void srv_begin(srv_t *s)
 {
@@ -113,7 +114,7 @@ typedef struct {
 } frame_t;
 static void frame_open(frame_t *f)
 {
-    obstack_begin(&f->ob, OB_CHUNK);
+    obstack_init(&f->ob);
     f->base = obstack_alloc(&f->ob, 0);
 }
 static void frame_close(frame_t *f) { obstack_free(&f->ob, NULL); }
@@ -136,7 +137,7 @@ typedef struct {
     struct obstack ob;
 } scope_t;
 typedef void *scope_h;
-static void sc_open(scope_t *s) { obstack_begin(&s->ob, OB_CHUNK); }
+static void sc_open(scope_t *s) { obstack_init(&s->ob); }
 static void sc_close(scope_t *s) { obstack_free(&s->ob, NULL); }
 static inline scope_h sc_root(scope_t *s) { (void)s; return NULL; }
 static inline scope_h sc_enter(scope_t *s, scope_h h) { (void)h; return obstack_alloc(&s->ob, 0); }

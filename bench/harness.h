@@ -50,7 +50,9 @@ extern const bench_workload_t bench_workloads[W_COUNT];
 typedef struct bench_params {
     int quick;
     size_t bulk_n;          /* objects per round, workload 1 */
-    unsigned bulk_rounds;   /* rounds per run */
+    unsigned bulk_rounds;   /* at least this many timed rounds per run ... */
+    double min_ns;          /* ... and at least this long (workload 1) */
+    unsigned bulk_warmup;   /* untimed rounds first */
     size_t srv_requests;    /* workload 2 */
     unsigned frames;        /* workload 3 */
     unsigned frame_allocs;  /* transient allocations per frame */
@@ -75,12 +77,15 @@ bench_params_t bench_params(int quick);
  * optional fields; the harness fills rss_kb. */
 typedef struct bench_out {
     double ns;             /* wall time of the measured part */
+    double cpu_ns;         /* process CPU time of it (shows preemption: cpu < wall) */
     uint64_t ops;          /* operations in it (unit: bench_workload_t.unit) */
     uint64_t mapped;       /* peak bytes the allocator mapped (arenas) */
     uint64_t requested;    /* bytes requested at that point */
-    double frame_p50;      /* workload 3, steady frames, ns */
+    double frame_p50;      /* workload 3, steady frames, thread CPU time, ns */
     double frame_p99;
     double frame_max;
+    double frame_wall_p50; /* the same in wall time (includes preemption) */
+    double frame_wall_p99;
     int64_t steady_mmaps;  /* workload 3: mmaps in steady state, -1 = unknown */
     double steady_faults;  /* workload 3: minor page faults per steady frame */
     uint64_t check;        /* checksum of the work, printed so nothing is optimised away */
@@ -101,6 +106,8 @@ int bench_main(int argc, char **argv, const bench_contender_t *const *cs, size_t
 /* ---- Clock, generator, helpers ---- */
 
 double bench_now_ns(void); /* CLOCK_MONOTONIC */
+double bench_cpu_ns(void);  /* CLOCK_THREAD_CPUTIME_ID */
+double bench_pcpu_ns(void); /* CLOCK_PROCESS_CPUTIME_ID: every thread, user + system */
 
 /* Print a message and exit the child with failure (allocation failure etc.). */
 _Noreturn void bench_fail(const char *what);
