@@ -1,0 +1,172 @@
+/*
+ * arenapool.hpp - std::allocator-compatible adapters over arenas and pools.
+ *
+ *   arenapool::arena_allocator<T>  every allocate() bumps in an arena_t;
+ *       deallocate() is a no-op (memory returns with arena_rewind/reset/destroy).
+ *       Use for containers that live inside one scope: a request, a frame.
+ *   arenapool::pool_allocator<T>   single-object allocations (n == 1) whose
+ *       size and alignment fit the pool's slots come from a pool_t — the nodes
+ *       of std::list, std::map, std::set, std::unordered_map; everything else
+ *       (arrays, buckets, the rebinds that do not fit) goes to a fallback arena
+ *       when one is given, else to ::operator new.  The same test picks the
+ *       path in allocate and deallocate, so each block goes back where it came from.
+ *
+ * Both throw std::bad_alloc when the underlying call fails, so containers keep
+ * their usual exception guarantees.  Copies (and rebinds) share the arena or
+ * pool; allocators compare equal when they do.  Not thread-safe, like the arena.
+ *
+ *   arena_t *a = arena_create(NULL);
+ *   std::vector<int, arenapool::arena_allocator<int>> v{arenapool::arena_allocator<int>(a)};
+ *
+ *   pool_t *p = pool_create(a, 64, 0);   // slots for map nodes up to 64 bytes
+ *   std::map<int, int, std::less<int>,
+ *            arenapool::pool_allocator<std::pair<const int, int>>> m{arenapool::pool_allocator<
+ *            std::pair<const int, int>>(p, 64)};
+ */
+#ifndef ARENAPOOL_HPP
+#define ARENAPOOL_HPP
+
+#include "arena.h"
+#include "pool.h"
+
+#include <cstddef>
+#include <limits>
+#include <new>
+#include <type_traits>
+
+namespace arenapool {
+
+namespace detail {
+template <class T> inline std::size_t bytes_for(std::size_t n)
+{
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T))
+        throw std::bad_array_new_length();
+    return n * sizeof(T);
+}
+} // namespace detail
+
+/* ---- arena_allocator ---- */
+
+template <class T> class arena_allocator {
+public:
+    using value_type = T;
+    /* Containers may move or swap their memory along with the allocator. */
+    using propagate_on_container_move_assignment = std::true_type;
+    using propagate_on_container_swap = std::true_type;
+    using is_always_equal = std::false_type;
+
+    explicit arena_allocator(arena_t *a) noexcept : a_(a) {}
+    template <class U> arena_allocator(const arena_allocator<U> &o) noexcept : a_(o.arena()) {}
+
+    /* n Ts aligned for T; std::bad_alloc when the arena cannot grow. */
+    T *allocate(std::size_t n)
+    {
+        std::size_t bytes = detail::bytes_for<T>(n);
+        void *p = alignof(T) <= ARENA_ALIGN ? arena_alloc(a_, bytes)
+                                            : arena_alloc_aligned(a_, bytes, alignof(T));
+        if (p == nullptr)
+            throw std::bad_alloc();
+        return static_cast<T *>(p);
+    }
+
+    /* No-op: the arena frees by scope. */
+    void deallocate(T *, std::size_t) noexcept {}
+
+    arena_t *arena() const noexcept { return a_; }
+
+private:
+    arena_t *a_;
+};
+
+template <class T, class U>
+bool operator==(const arena_allocator<T> &x, const arena_allocator<U> &y) noexcept
+{
+    return x.arena() == y.arena();
+}
+template <class T, class U>
+bool operator!=(const arena_allocator<T> &x, const arena_allocator<U> &y) noexcept
+{
+    return !(x == y);
+}
+
+/* ---- pool_allocator ---- */
+
+template <class T> class pool_allocator {
+public:
+    using value_type = T;
+    using propagate_on_container_move_assignment = std::true_type;
+    using propagate_on_container_swap = std::true_type;
+    using is_always_equal = std::false_type;
+
+    /* slot_size and slot_align are what the pool was created with (align 0 =
+     * ARENA_ALIGN, as pool_create).  fallback: the arena for what does not fit
+     * a slot, or nullptr for ::operator new. */
+    pool_allocator(pool_t *p, std::size_t slot_size, std::size_t slot_align = 0,
+                   arena_t *fallback = nullptr) noexcept
+        : p_(p), slot_(slot_size), align_(slot_align ? slot_align : ARENA_ALIGN), fb_(fallback)
+    {
+        if (align_ < alignof(void *))
+            align_ = alignof(void *);
+    }
+    template <class U>
+    pool_allocator(const pool_allocator<U> &o) noexcept
+        : p_(o.pool()), slot_(o.slot_size()), align_(o.slot_align()), fb_(o.fallback())
+    {
+    }
+
+    T *allocate(std::size_t n)
+    {
+        void *p;
+        if (from_pool(n))
+            p = pool_alloc(p_);
+        else if (fb_)
+            p = alignof(T) <= ARENA_ALIGN ? arena_alloc(fb_, detail::bytes_for<T>(n))
+                                          : arena_alloc_aligned(fb_, detail::bytes_for<T>(n),
+                                                                alignof(T));
+        else
+            return static_cast<T *>(::operator new(detail::bytes_for<T>(n),
+                                                   std::align_val_t(alignof(T))));
+        if (p == nullptr)
+            throw std::bad_alloc();
+        return static_cast<T *>(p);
+    }
+
+    void deallocate(T *p, std::size_t n) noexcept
+    {
+        if (from_pool(n))
+            pool_free(p_, p);
+        else if (!fb_)
+            ::operator delete(p, std::align_val_t(alignof(T)));
+    }
+
+    /* True when n Ts are served by the pool (else by the fallback). */
+    bool from_pool(std::size_t n) const noexcept
+    {
+        return n == 1 && sizeof(T) <= slot_ && alignof(T) <= align_;
+    }
+
+    pool_t *pool() const noexcept { return p_; }
+    std::size_t slot_size() const noexcept { return slot_; }
+    std::size_t slot_align() const noexcept { return align_; }
+    arena_t *fallback() const noexcept { return fb_; }
+
+private:
+    pool_t *p_;
+    std::size_t slot_, align_;
+    arena_t *fb_;
+};
+
+template <class T, class U>
+bool operator==(const pool_allocator<T> &x, const pool_allocator<U> &y) noexcept
+{
+    return x.pool() == y.pool() && x.fallback() == y.fallback();
+}
+template <class T, class U>
+bool operator!=(const pool_allocator<T> &x, const pool_allocator<U> &y) noexcept
+{
+    return !(x == y);
+}
+
+} // namespace arenapool
+
+#endif /* ARENAPOOL_HPP */

@@ -1,0 +1,17 @@
+// consumer.cpp - the installed C++ header, through pkg-config.
+#include <arenapool.hpp>
+
+#include <cstdio>
+#include <vector>
+
+int main()
+{
+    arena_t *a = arena_create(nullptr);
+    std::vector<int, arenapool::arena_allocator<int>> v{arenapool::arena_allocator<int>(a)};
+    for (int i = 0; i < 1000; i++)
+        v.push_back(i);
+    bool ok = v[999] == 999;
+    arena_destroy(a);
+    std::printf("consumer.cpp: %s\n", ok ? "ok" : "FAILED");
+    return !ok;
+}
