@@ -22,7 +22,7 @@ CXX         ?= g++
 CXX_WARN    := -std=c++17 -Wall -Wextra -Werror
 
 PUBLIC_HDR   += arena/arenapool.hpp
-TEST_TARGETS += test-hooks test-cxx test-install
+TEST_TARGETS += test-hooks test-cxx test-install test-server
 
 .PHONY: example-server test-server bench-server test-hooks test-cxx test-install
 
