@@ -165,6 +165,7 @@ mp_span_t *mp__span_new(void) ARENA__HIDDEN;
 void mp__span_delete(mp_span_t *s) ARENA__HIDDEN;
 void *mp__meta_alloc(size_t size) ARENA__HIDDEN;
 uint64_t mp__now_ms(void) ARENA__HIDDEN;
+extern uint64_t mp__clock_skew_ms ARENA__HIDDEN; /* tests: age idle memory */
 void mp__page_lock_all(void) ARENA__HIDDEN;
 void mp__page_unlock_all(void) ARENA__HIDDEN;
 void mp__page_reinit_locks(void) ARENA__HIDDEN;

@@ -134,18 +134,24 @@ uint64_t mp__now_ms(void)
 #else
     clock_gettime(CLOCK_MONOTONIC, &ts);
 #endif
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + MP__LOAD(&mp__clock_skew_ms);
 }
 
 /* ---- Page heap ---- */
 
 /* Why these numbers: 2 MiB growth keeps mmap calls rare without mapping much
- * more than a small program needs; up to 8 MiB of free committed pages stay
- * ready for reuse, anything idle for a second goes back to the OS. */
+ * more than a small program needs.  Free pages stay committed while a program
+ * is busy (a loop that frees and reallocates its working set must not pay a
+ * page fault per page each time, which is what an eager madvise costs), but
+ * pages idle for MP_DECAY_MS go back to the OS at the next page-heap call,
+ * and never more than MP_RETAIN_BYTES stay committed. */
 #define MP_BUCKETS 128
 #define MP_GROW_PAGES ((size_t)256)
-#define MP_RETAIN_BYTES ((size_t)8 << 20)
-#define MP_DECAY_MS 1000u
+#define MP_RETAIN_BYTES ((size_t)64 << 20)
+#define MP_DECAY_MS 250u
+
+/* Test seam: added to the clock, so tests can age idle memory without sleeping. */
+uint64_t mp__clock_skew_ms;
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static mp_span_t *free_lists[2][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
@@ -248,7 +254,7 @@ static void maybe_release(void)
     if (free_committed > MP_RETAIN_BYTES)
         release(UINT64_MAX, MP_RETAIN_BYTES / 2);
     uint64_t now = mp__now_ms();
-    if (now - last_decay >= MP_DECAY_MS / 2) {
+    if (now - last_decay >= MP_DECAY_MS / 4) {
         last_decay = now;
         release(now - MP_DECAY_MS, 0);
     }
@@ -297,6 +303,7 @@ static int grow(size_t n)
 mp_span_t *mp__page_alloc(size_t n, size_t cls)
 {
     pthread_mutex_lock(&heap_lock);
+    maybe_release();
     mp_span_t *s = find_free(n);
     if (!s) {
         if (grow(n) != 0) {
