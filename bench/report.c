@@ -528,6 +528,12 @@ static void write_chart(const char *dat, const char *gp, const char *svg)
         fprintf(d, "\n");
     }
     fclose(d);
+    /* One fixed colour per contender, the same in every chart. */
+    static const char *const colour[NC] = {"#7f7f7f", "#1f77b4", "#17becf", "#9467bd", "#e377c2", "#8c564b",
+                                           "#bcbd22", "#2ca02c", "#d62728", "#ff7f0e", "#000000"};
+    for (size_t c = 0, lt = 1; c < NC; c++)
+        if (used[c])
+            fprintf(g, "set linetype %zu lc rgb '%s'\n", lt++, colour[c]);
     fprintf(g,
             "set terminal svg size 1500,620 dynamic enhanced font 'sans,11' background rgb 'white'\n"
             "set output '%s'\n"
@@ -542,7 +548,7 @@ static void write_chart(const char *dat, const char *gp, const char *svg)
             "set ylabel 'ns per operation (op named under each group)'\n"
             "set grid ytics\n"
             "set key outside right top vertical\n"
-            "set xtics rotate by -30 nomirror\n"
+            "set xtics rotate by -30 nomirror offset -2,0\n"
             "plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)\n",
             svg, meta("date"), ncol + 1, dat);
     fclose(g);

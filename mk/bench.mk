@@ -70,7 +70,7 @@ $(BENCH_DIR)/bench-talloc: $(BENCH_MAIN) bench/bench_talloc.c $(BENCH_HDR)
 $(BENCH_DIR)/bench-apr: $(BENCH_MAIN) bench/bench_apr.c $(BENCH_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DBENCH_WITH_APR \
-	    $$(pkg-config --cflags apr-1 2>/dev/null | sed 's/-I/-isystem /g' || echo '-isystem /usr/include/apr-1.0') \
+	    $$( (pkg-config --cflags apr-1 2>/dev/null || echo -I/usr/include/apr-1.0) | sed 's/-I/-isystem /g') \
 	    $(filter %.c,$^) -lapr-1 -pthread -o $@
 
 $(BENCH_DIR)/bench-mp: $(BENCH_MAIN) bench/bench_mp.c $(BENCH_HDR) $(BENCH_LIB)
