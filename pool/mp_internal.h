@@ -53,7 +53,7 @@
 #define MP_PAGE_SIZE ((size_t)1 << MP_PAGE_SHIFT)
 #define MP_NUM_CLASSES 97                  /* class 0 = "not a small block"  */
 #define MP_MAX_SMALL ((size_t)256 * 1024)  /* largest size class             */
-#define MP_SMALL_INDEXED 1024              /* sizes <= this use a table      */
+#define MP_SMALL_INDEXED 8192              /* sizes <= this use a table      */
 /* Largest request considered at all: keeps every rounding below overflow. */
 #define MP_MAX_REQUEST ((size_t)PTRDIFF_MAX - ((size_t)1 << 26))
 
@@ -67,7 +67,7 @@ extern const uint16_t mp__class_limit[MP_NUM_CLASSES] ARENA__HIDDEN;
 extern const uint8_t mp__class_slots[MP_NUM_CLASSES] ARENA__HIDDEN;
 extern const uint8_t mp__class_index[MP_SMALL_INDEXED / 16 + 1] ARENA__HIDDEN;
 
-/* Class of a request in (1024, MP_MAX_SMALL]: eight classes per doubling,
+/* Class of a request in (128, MP_MAX_SMALL]: eight classes per doubling,
  * so the rounding wastes at most 1/8.  ~6 instructions, no branch. */
 MP__INLINE size_t mp__class_of_mid(size_t size)
 {
@@ -252,9 +252,10 @@ void mp__debug_check_free(void *p) ARENA__HIDDEN;
 
 /* ---- Fast paths ---- */
 
-/* Budget: ~10 instructions, one unlikely branch, no atomics: a table lookup,
- * a TLS load, a pop.  Sizes above 1 KiB take mp__alloc_big (still no lock
- * while the thread cache has objects). */
+/* Budget: ~15 instructions, one unlikely branch, no atomics: a table lookup,
+ * a TLS load, a pop.  Sizes above 8 KiB take mp__alloc_big (still no lock
+ * while the thread cache has objects).  Head and count are read before the
+ * stores so the compiler need not reload them (p might alias the bin). */
 MP__INLINE void *mp__alloc_inline(size_t size)
 {
     if (MP__UNLIKELY(size > MP_SMALL_INDEXED))
@@ -262,43 +263,43 @@ MP__INLINE void *mp__alloc_inline(size_t size)
     size_t cls = mp__class_index[(size + 15) >> 4];
     mp_bin_t *b = &mp__tc->bins[cls];
     void *p = b->head;
+    uint32_t n = b->count;
     if (MP__UNLIKELY(p == NULL))
         return mp__alloc_slow(cls);
     b->head = *(void **)p;
-    MP__STORE(&b->count, b->count - 1);
+    MP__STORE(&b->count, n - 1);
 #if ARENAPOOL_DEBUG
     ((uintptr_t *)p)[1] = 0;
 #endif
     return p;
 }
 
-/* Push p of class cls on this thread's list.  Budget: ~8 instructions, one
- * unlikely branch (class 0, an uninitialised cache and a full list all fail
- * count < max). */
+/* Push p of class cls on this thread's list.  Budget: ~10 instructions, one
+ * unlikely branch: class 0 (not a small block), an uninitialised cache and a
+ * full list all fail count < max, since bins[0] and the empty caches have
+ * max 0. */
 MP__INLINE void mp__free_class(void *p, size_t cls)
 {
     mp_bin_t *b = &mp__tc->bins[cls];
-    if (MP__UNLIKELY(b->count >= b->max)) {
+    void *head = b->head;
+    uint32_t n = b->count;
+    if (MP__UNLIKELY(n >= b->max)) {
         mp__free_slow(p, cls);
         return;
     }
-    *(void **)p = b->head;
+    *(void **)p = head;
     b->head = p;
-    MP__STORE(&b->count, b->count + 1);
+    MP__STORE(&b->count, n + 1);
 }
 
-/* free(): page-map class lookup (two dependent loads), then the push. */
+/* free(): page-map class lookup (two dependent loads), then the push.
+ * ~20 instructions in all. */
 MP__INLINE void mp__free_inline(void *p)
 {
 #if ARENAPOOL_DEBUG
     mp__debug_check_free(p);
 #endif
-    size_t cls = mp__class_at(p);
-    if (MP__UNLIKELY(cls == 0)) {
-        mp__free_nonsmall(p);
-        return;
-    }
-    mp__free_class(p, cls);
+    mp__free_class(p, mp__class_at(p));
 }
 
 #endif /* ARENAPOOL_MP_INTERNAL_H */

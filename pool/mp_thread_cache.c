@@ -103,14 +103,22 @@ static void global_init(void)
 
 static void register_atfork(void)
 {
-    /* Why here and not in global_init: pthread_atfork may call malloc, which
-     * must find this thread's cache already in place. */
+    /* Why not in global_init: pthread_atfork may call malloc, which would
+     * re-enter pthread_once.  Registered by a constructor, while the process
+     * is still single-threaded (a fork racing the first cache's creation in
+     * another thread would otherwise copy a held lock into the child), and
+     * again lazily in case malloc runs before constructors. */
     int expected = 0;
     if (__atomic_compare_exchange_n(&atfork_state, &expected, 1, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_RELAXED)) {
         pthread_atfork(mp__atfork_prepare, mp__atfork_parent, mp__atfork_child);
         __atomic_store_n(&atfork_state, 2, __ATOMIC_RELEASE);
     }
+}
+
+__attribute__((constructor)) static void mp_constructor(void)
+{
+    register_atfork();
 }
 
 static mp_tcache_t *tc_create(void)
@@ -191,6 +199,10 @@ out:
 
 MP__NOINLINE void mp__free_slow(void *p, size_t cls)
 {
+    if (cls == 0) { /* NULL, a large block, or not ours */
+        mp__free_nonsmall(p);
+        return;
+    }
     mp_tcache_t *tc = mp__tc;
     if (tc == &tc_empty && !(tc = tc_create()))
         tc = &tc_dead;

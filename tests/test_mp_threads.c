@@ -53,7 +53,9 @@ Test(mp, fork_while_other_threads_allocate)
         pid_t pid = fork();
         cr_assert(pid >= 0);
         if (pid == 0) {
-            /* The child must find every lock free and the pool usable. */
+            /* The child must find every lock free and the pool usable; a
+             * deadlocked child dies of SIGALRM instead of hanging the suite. */
+            alarm(20);
             uint64_t rng = 99;
             for (int i = 0; i < 500; i++) {
                 size_t size = mpc_size(&rng);
