@@ -52,7 +52,7 @@ ASAN_CFLAGS := $(WARN) -O1 -g $(ASAN_FLAGS)
 TEST_TARGETS :=
 CLEAN_EXTRA  :=
 
-.PHONY: all debug asan test test-release test-debug test-asan test-deps example \
+.PHONY: build/arenapool.pc all debug asan test test-release test-debug test-asan test-deps example \
         install uninstall clean
 
 all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so
@@ -151,7 +151,8 @@ INCDIR := $(DESTDIR)$(PREFIX)/include/arenapool
 LIBDIR := $(DESTDIR)$(PREFIX)/lib
 PCDIR  := $(LIBDIR)/pkgconfig
 
-build/arenapool.pc: Makefile
+# Phony, so the file always carries this run's PREFIX.
+build/arenapool.pc:
 	@mkdir -p build
 	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include/arenapool' \
 	  'libdir=$${prefix}/lib' '' 'Name: arenapool' \

@@ -473,7 +473,16 @@ arena_mark_t arena_mark(arena_t *a)
         errno = EINVAL;
         return m;
     }
-    arena__mark_rec_t *r = raw_alloc(a, sizeof *r);
+    arena__mark_rec_t *r = a->marks;
+    if (r && r->pos == a->h.cur && r->chunk == a->chunk && r->defers == a->defers) {
+        /* Nothing happened since the newest mark (or the rewind to it): the
+         * new mark is the same position, so share its record.  Why: a loop of
+         * mark / work / rewind must not leave a record per iteration. */
+        m.rec = r;
+        m.id = r->id;
+        return m;
+    }
+    r = raw_alloc(a, sizeof *r);
     if (r == NULL)
         return m;
     r->prev = a->marks;

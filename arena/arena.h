@@ -206,9 +206,10 @@ char *arena_vsprintf(arena_t *a, const char *fmt, va_list ap) ARENA__PRINTF(2, 0
 
 /* ---- Scopes ---- */
 
-/* Record the current position (leaves a small record in the arena).  If even
- * that record cannot be allocated, the mark is empty and rewinding to it fails
- * with ENOMEM. */
+/* Record the current position (leaves a 48-byte record in the arena, shared
+ * with the newest mark when nothing was allocated since it, so a loop of
+ * mark / work / rewind takes no memory per iteration).  If the record cannot
+ * be allocated, the mark is empty and rewinding to it fails with ENOMEM. */
 arena_mark_t arena_mark(arena_t *a);
 
 /* Free everything allocated after m, run the callbacks deferred after m (newest

@@ -127,6 +127,34 @@ Test(scopes, mark_from_another_arena_is_refused)
     cr_assert_eq(errno, EINVAL);
 }
 
+Test(scopes, mark_work_rewind_loop_takes_no_memory_per_iteration)
+{
+    arena_alloc(A, 100);
+    arena_mark_t outer = arena_mark(A);
+    size_t used = stats_of(A).used;
+    for (int i = 0; i < 100000; i++) {
+        arena_mark_t m = arena_mark(A);
+        memset(arena_alloc(A, 64), 1, 64);
+        cr_assert_eq(arena_rewind(A, m), 0);
+    }
+    cr_assert_eq(stats_of(A).used, used, "no record left per iteration");
+    cr_assert_eq(arena_rewind(A, outer), 0);
+    /* Marks taken at one position are interchangeable and stay valid. */
+    arena_mark_t m1 = arena_mark(A), m2 = arena_mark(A);
+    arena_alloc(A, 10);
+    cr_assert_eq(arena_rewind(A, m1), 0);
+    cr_assert_eq(arena_rewind(A, m2), 0);
+    arena_defer(A, log_cb, (void *)1);
+    arena_mark_t m3 = arena_mark(A);
+    cr_assert_neq(m3.rec, m1.rec, "a callback in between makes a new scope");
+    reset_log();
+    cr_assert_eq(arena_rewind(A, m1), 0);
+    cr_assert_eq(log_len, 1);
+    errno = 0;
+    cr_assert_eq(arena_rewind(A, m3), -1);
+    cr_assert_eq(errno, EINVAL);
+}
+
 Test(scopes, inner_rewind_keeps_outer_mark_valid)
 {
     arena_mark_t outer = arena_mark(A);
