@@ -14,16 +14,18 @@
 
 #include <errno.h>
 
-#define MP_SLOTS_MAX 64
+#define MP_SLOTS_MAX 256
 
 typedef struct batch {
     void *head, *tail;
+    size_t count; /* a batch, or less once a small fetch took part of it */
 } batch_t;
 
 typedef struct central {
     mp_span_t *spans;     /* spans with free or uncarved objects */
     size_t out;           /* objects handed out (to thread caches or callers) */
     size_t span_free;     /* objects on span free lists */
+    size_t slot_objs;     /* objects in the transfer cache */
     uint32_t nslots;      /* batches in the transfer cache (central_slots) */
     batch_t *slots;
 } __attribute__((aligned(64))) central_t;
@@ -99,6 +101,8 @@ static mp_span_t *span_new(central_t *c, size_t cls)
 static void span_put(central_t *c, void *o)
 {
     mp_span_t *s = mp__span_at(o);
+    if (!s->free)
+        s->free_tail = o;
     *(void **)o = s->free;
     s->free = o;
     s->nfree++;
@@ -118,21 +122,47 @@ static void span_put(central_t *c, void *o)
 void *mp__central_fetch(size_t cls, size_t n, size_t *got)
 {
     central_t *c = central_get(cls);
-    size_t batch = mp__class_batch[cls];
     size_t size = mp__class_size[cls];
     void *head = NULL;
     size_t k = 0;
     LOCK(cls);
-    while (k + batch <= n && c->nslots > 0) {
-        batch_t *b = &c->slots[--c->nslots];
-        *(void **)b->tail = head;
-        head = b->head;
-        k += batch;
+    /* Transfer cache first: whole batches in O(1); a small (slow-start)
+     * fetch takes part of the newest one, so freed batches do not pile up
+     * while threads carve fresh spans. */
+    while (k < n && c->nslots > 0) {
+        batch_t *b = &c->slots[c->nslots - 1];
+        if (b->count <= n - k) {
+            *(void **)b->tail = head;
+            head = b->head;
+            k += b->count;
+            c->slot_objs -= b->count;
+            c->nslots--;
+        } else {
+            size_t m = n - k;
+            void *first = b->head, *last = first;
+            for (size_t i = 1; i < m; i++)
+                last = *(void **)last;
+            b->head = *(void **)last;
+            b->count -= m;
+            c->slot_objs -= m;
+            *(void **)last = head;
+            head = first;
+            k += m;
+        }
     }
     while (k < n) {
         mp_span_t *s = c->spans;
         if (!s && !(s = span_new(c, cls)))
             break;
+        if (s->free && s->nfree <= n - k) { /* the whole list, in O(1) */
+            *(void **)s->free_tail = head;
+            head = s->free;
+            k += s->nfree;
+            s->used += s->nfree;
+            c->span_free -= s->nfree;
+            s->free = NULL;
+            s->nfree = 0;
+        }
         while (k < n && s->free) {
             void *o = s->free;
             s->free = *(void **)o;
@@ -168,6 +198,8 @@ void mp__central_release(size_t cls, void *head, void *tail, size_t count)
     if (count == mp__class_batch[cls] && c->nslots < mp__class_slots[cls] && tail) {
         c->slots[c->nslots].head = head;
         c->slots[c->nslots].tail = tail;
+        c->slots[c->nslots].count = count;
+        c->slot_objs += count;
         c->nslots++;
     } else {
         while (head) {
@@ -184,6 +216,7 @@ void mp__central_drain(void)
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         central_t *c = central_get(cls);
         LOCK(cls);
+        c->slot_objs = 0;
         while (c->nslots > 0) {
             void *o = c->slots[--c->nslots].head;
             while (o) {
@@ -210,7 +243,7 @@ void mp__central_totals(size_t *out_bytes, size_t *cached_bytes)
         central_t *c = central_get(cls);
         LOCK(cls);
         out += c->out * mp__class_size[cls];
-        cached += (c->span_free + (size_t)c->nslots * mp__class_batch[cls]) * mp__class_size[cls];
+        cached += (c->span_free + c->slot_objs) * mp__class_size[cls];
         UNLOCK(cls);
     }
     *out_bytes = out;

@@ -64,7 +64,7 @@ extern const uint32_t mp__class_size[MP_NUM_CLASSES] ARENA__HIDDEN;
 extern const uint8_t mp__class_pages[MP_NUM_CLASSES] ARENA__HIDDEN;
 extern const uint8_t mp__class_batch[MP_NUM_CLASSES] ARENA__HIDDEN;
 extern const uint16_t mp__class_limit[MP_NUM_CLASSES] ARENA__HIDDEN;
-extern const uint8_t mp__class_slots[MP_NUM_CLASSES] ARENA__HIDDEN;
+extern const uint16_t mp__class_slots[MP_NUM_CLASSES] ARENA__HIDDEN;
 extern const uint8_t mp__class_index[MP_SMALL_INDEXED / 16 + 1] ARENA__HIDDEN;
 
 /* Class of a request in (128, MP_MAX_SMALL]: eight classes per doubling,
@@ -93,6 +93,7 @@ typedef struct mp_span {
     uintptr_t page;              /* first page number (address >> MP_PAGE_SHIFT) */
     size_t npages;               /* small/free: length in pages                 */
     void *free;                  /* small: freed objects, linked by first word  */
+    void *free_tail;             /* small: last object on `free`                */
     char *carve, *end;           /* small: not yet carved region [carve, end)   */
     uint32_t used;               /* small: objects out of the span              */
     uint32_t nfree;              /* small: objects on `free`                    */

@@ -120,7 +120,7 @@ mp_span_t *mp__span_new(void)
 void mp__span_delete(mp_span_t *s)
 {
     pthread_mutex_lock(&meta_lock);
-    s->state = 0;
+    MP__STORE(&s->state, (uint8_t)0);
     s->next = span_pool;
     span_pool = s;
     pthread_mutex_unlock(&meta_lock);
@@ -193,7 +193,7 @@ static void set_bounds(mp_span_t *s)
 static void heap_insert(mp_span_t *s)
 {
     mp_span_t *prev = span_of_page(s->page - 1);
-    if (prev && prev->state == MP_SPAN_FREE && prev->committed == s->committed) {
+    if (prev && MP__LOAD(&prev->state) == MP_SPAN_FREE && prev->committed == s->committed) {
         list_remove(list_for(prev), prev);
         mp__pagemap_set(prev->page + prev->npages - 1, NULL);
         mp__pagemap_set(s->page, NULL);
@@ -204,7 +204,7 @@ static void heap_insert(mp_span_t *s)
         mp__span_delete(prev);
     }
     mp_span_t *next = span_of_page(s->page + s->npages);
-    if (next && next->state == MP_SPAN_FREE && next->committed == s->committed) {
+    if (next && MP__LOAD(&next->state) == MP_SPAN_FREE && next->committed == s->committed) {
         list_remove(list_for(next), next);
         mp__pagemap_set(next->page, NULL);
         mp__pagemap_set(s->page + s->npages - 1, NULL);
@@ -213,7 +213,7 @@ static void heap_insert(mp_span_t *s)
             s->stamp = next->stamp;
         mp__span_delete(next);
     }
-    s->state = MP_SPAN_FREE;
+    MP__STORE(&s->state, (uint8_t)MP_SPAN_FREE);
     set_bounds(s);
     list_insert(list_for(s), s);
 }
@@ -324,7 +324,7 @@ mp_span_t *mp__page_alloc(size_t n, size_t cls)
         rest->npages = s->npages - n;
         rest->committed = s->committed;
         rest->stamp = s->stamp;
-        rest->state = MP_SPAN_FREE;
+        MP__STORE(&rest->state, (uint8_t)MP_SPAN_FREE);
         set_bounds(rest);
         list_insert(list_for(rest), rest);
         s->npages = n;
@@ -337,7 +337,7 @@ mp_span_t *mp__page_alloc(size_t n, size_t cls)
     else
         MP__ADD(&mp__stat_mapped, bytes); /* touched again: counts as held */
     s->committed = 1;
-    s->state = MP_SPAN_SMALL;
+    MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
     s->cls = (uint8_t)cls;
     for (size_t i = 0; i < n; i++)
         mp__pagemap_set(s->page + i, s);

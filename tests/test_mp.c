@@ -56,7 +56,7 @@ Test(mp, class_table_rounds_up_with_bounded_waste)
         cr_assert(span >= mp__class_size[c]);
         cr_assert(span % mp__class_size[c] <= span / 8, "span tail waste <= 1/8 (class %zu)", c);
         cr_assert(mp__class_batch[c] >= 1 && mp__class_limit[c] >= mp__class_batch[c]);
-        cr_assert(mp__class_slots[c] >= 1 && mp__class_slots[c] <= 64);
+        cr_assert(mp__class_slots[c] >= 1 && mp__class_slots[c] <= 256);
     }
 }
 
