@@ -42,6 +42,10 @@ compare() {
   fi
 }
 
+# ---- the malloc family's own semantics (errno, alignment, realloc, fork) ----
+gcc -O2 -Wall -Werror -o "$TMP/semantics" "$HERE/semantics.c"
+compare semantics "$TMP/semantics"
+
 # ---- python3 ----
 compare python python3 "$HERE/workload.py"
 
