@@ -447,6 +447,7 @@ Test(bad_input, arena_rewind_refuses_forged_marks)
 Test(bad_input, arena_rewind_refuses_stale_marks_and_changes_nothing)
 {
     arena_mark_t outer = arena_mark(A);
+    arena_alloc(A, 32); /* else the two marks share one record */
     arena_mark_t inner = arena_mark(A);
     cr_assert_eq(arena_rewind(A, outer), 0);
     cr_assert_eq(arena_rewind(A, outer), 0, "rewinding to one mark twice is fine");
@@ -464,8 +465,10 @@ Test(bad_input, arena_rewind_refuses_stale_marks_and_changes_nothing)
 Test(bad_input, arena_rewind_refuses_stale_mark_whose_record_address_was_reused)
 {
     arena_mark_t outer = arena_mark(A);
+    arena_alloc(A, 32);
     arena_mark_t inner = arena_mark(A);
     cr_assert_eq(arena_rewind(A, outer), 0);
+    arena_alloc(A, 32);
     arena_mark_t again = arena_mark(A); /* a new record at inner's old address */
     cr_assert_eq(again.rec, inner.rec);
     REFUSED_WITH(arena_rewind(A, inner), EINVAL);
