@@ -14,8 +14,12 @@
 #include <errno.h>
 #include <string.h>
 
-#define MP_LC_ENTRIES 16
-#define MP_LC_BYTES ((size_t)128 << 20)
+/* Why these bounds: the cache is resident memory the program does not use;
+ * glibc keeps at most about twice its mmap threshold (<= 64 MiB) around after a
+ * big free, so a smaller cap keeps peak RSS near glibc's. */
+#define MP_LC_ENTRIES 8
+#define MP_LC_BYTES ((size_t)32 << 20)
+#define MP_LC_SLACK ((size_t)32 << 20) /* a cached mapping may exceed the need by this */
 #define MP_LC_DECAY_MS 2000u
 
 static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -80,12 +84,14 @@ void *mp__large_alloc(size_t size, size_t align, bool *fresh)
     if (need == 0)
         need = ps;
 
-    /* Best fit among cached mappings no more than twice the need (a bigger
-     * one would pin memory the caller does not use). */
+    /* Best fit among cached mappings not far above the need: a 25 MiB mapping
+     * may serve a 5 MiB request (one mapping then serves a whole loop of
+     * varied sizes), a 1 GiB one may not serve 300 KiB. */
+    size_t slack = need > MP_LC_SLACK ? need : MP_LC_SLACK;
     mp_span_t *s = NULL, *dead = NULL;
     pthread_mutex_lock(&large_lock);
     for (mp_span_t *e = lc_head; e; e = e->next)
-        if (e->bytes >= need && e->bytes / 2 <= need && (!s || e->bytes < s->bytes))
+        if (e->bytes >= need && e->bytes - need <= slack && (!s || e->bytes < s->bytes))
             s = e;
     if (s) {
         lc_remove(s);
@@ -139,7 +145,7 @@ void mp__large_free(mp_span_t *s)
     mp_span_t *dead = NULL;
     uint64_t now = mp__now_ms();
     pthread_mutex_lock(&large_lock);
-    if (s->bytes <= MP_LC_BYTES / 2) {
+    if (s->bytes <= MP_LC_BYTES) {
         s->stamp = now;
         s->prev = NULL;
         s->next = lc_head;
