@@ -417,6 +417,30 @@ Test(mp, large_mappings_are_reused_from_the_cache)
     cr_assert_lt(st.mapped, 4 * MiB);
 }
 
+Test(mp, big_buffer_loop_reuses_a_few_mappings)
+{
+    /* 5-25 MiB buffers allocated and freed in a loop: after the first few,
+     * every request is served by a cached mapping (no map, no page faults). */
+    void *seen[8];
+    size_t nseen = 0;
+    uint64_t r = 12345;
+    for (int i = 0; i < 40; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = 5 * MiB + (size_t)(r >> 33) % (20 * MiB);
+        char *p = mp_alloc(n);
+        cr_assert(p);
+        p[0] = p[n - 1] = 1;
+        size_t k = 0;
+        while (k < nseen && seen[k] != p)
+            k++;
+        if (k == nseen) {
+            cr_assert_lt(nseen, 8, "at most 8 distinct mappings over 40 rounds");
+            seen[nseen++] = p;
+        }
+        mp_free(p);
+    }
+}
+
 Test(mp, large_cache_is_bounded)
 {
     void *p[40];
