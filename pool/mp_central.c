@@ -163,15 +163,18 @@ void *mp__central_fetch(size_t cls, size_t n, size_t *got)
             s->free = NULL;
             s->nfree = 0;
         }
-        while (k < n && s->free) {
-            void *o = s->free;
-            s->free = *(void **)o;
-            s->nfree--;
-            c->span_free--;
-            *(void **)o = head;
-            head = o;
-            s->used++;
-            k++;
+        if (k < n && s->free) { /* part of the list: cut it after n - k objects */
+            size_t m = n - k;
+            void *first = s->free, *last = first;
+            for (size_t i = 1; i < m; i++)
+                last = *(void **)last;
+            s->free = *(void **)last;
+            *(void **)last = head;
+            head = first;
+            k += m;
+            s->used += (uint32_t)m;
+            s->nfree -= (uint32_t)m;
+            c->span_free -= m;
         }
         while (k < n && (size_t)(s->end - s->carve) >= size) {
             void *o = s->carve;
