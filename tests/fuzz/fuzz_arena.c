@@ -1,0 +1,276 @@
+/*
+ * fuzz_arena.c - libFuzzer harness for arena.h against a shadow model.
+ *
+ * The input picks the arena's options (chunk size, cap, retention, guard) and
+ * then a sequence of operations: alloc, aligned alloc, calloc, realloc,
+ * strdup, sprintf, mark, rewind to any earlier mark, reset and defer.  After
+ * every step: each live block keeps its pattern, no two overlap, each is
+ * aligned as asked, a failure is ENOMEM and changes nothing, stats agree with
+ * the model, each deferred callback has run exactly once iff its scope ended
+ * (newest first), and stale marks are refused.
+ */
+#include "arena.h"
+#include "fuzz_common.h"
+
+#include <errno.h>
+
+enum { MAX_BLOCKS = 256, MAX_MARKS = 32, MAX_DEFERS = 64 };
+
+typedef struct {
+    char *p;
+    size_t n;
+    uint32_t seed;
+} block_t;
+
+typedef struct {
+    arena_mark_t m;
+    uint32_t seed; /* blocks with a seed >= this were allocated after it */
+    size_t ndefers;
+    size_t used; /* stats.used right after the mark */
+    int live;    /* 0 once stale */
+} mark_t;
+
+static block_t blocks[MAX_BLOCKS];
+static size_t nblocks;
+static mark_t marks[MAX_MARKS];
+static size_t nmarks;
+static int runs[MAX_DEFERS];
+static size_t ndefers;
+static size_t run_log[MAX_DEFERS];
+static size_t nrun_log;
+static uint32_t seed;
+static arena_opts_t opts;
+
+static void on_defer(void *arg)
+{
+    size_t i = (size_t)(uintptr_t)arg;
+    runs[i]++;
+    run_log[nrun_log++] = i;
+}
+
+static arena_stats_t stats(arena_t *a)
+{
+    arena_stats_t s;
+    arena_stats(a, &s);
+    return s;
+}
+
+static void check_stats(arena_t *a)
+{
+    arena_stats_t s = stats(a);
+    size_t sum = 0;
+    for (size_t i = 0; i < nblocks; i++)
+        sum += blocks[i].n;
+    FUZZ_CHECK(s.used >= sum);
+    FUZZ_CHECK(s.peak >= s.used);
+    FUZZ_CHECK(s.chunks >= 1 && s.mmaps >= s.chunks && s.mapped > 0);
+    if (opts.max_bytes)
+        FUZZ_CHECK(s.mapped <= opts.max_bytes);
+}
+
+static void check_blocks(void)
+{
+    for (size_t i = 0; i < nblocks; i++)
+        FUZZ_CHECK(intact(blocks[i].p, blocks[i].n, blocks[i].seed));
+}
+
+static void add(char *p, size_t n, size_t align)
+{
+    FUZZ_CHECK(((uintptr_t)p & (align - 1)) == 0);
+    for (size_t i = 0; i < nblocks; i++)
+        FUZZ_CHECK(!overlaps(p, n, blocks[i].p, blocks[i].n));
+    block_t b = {p, n, seed++};
+    fill(p, n, b.seed);
+    if (nblocks < MAX_BLOCKS)
+        blocks[nblocks++] = b;
+}
+
+/* A NULL result: ENOMEM (or EINVAL when asked), and nothing changed. */
+static void check_failure(arena_t *a, arena_stats_t before, int expect)
+{
+    FUZZ_CHECK(errno == expect);
+    arena_stats_t s = stats(a);
+    FUZZ_CHECK(s.used == before.used);
+    FUZZ_CHECK(s.chunks >= 1);
+}
+
+static void result(arena_t *a, char *p, size_t n, size_t align, arena_stats_t before)
+{
+    if (p)
+        add(p, n, align);
+    else
+        check_failure(a, before, ENOMEM);
+}
+
+/* A scope ended at `from` (nrun_log was zeroed just before): exactly the
+ * callbacks registered at or after `from` ran, once each, newest first. */
+static void check_defers_ended(size_t from)
+{
+    FUZZ_CHECK(nrun_log == ndefers - from);
+    for (size_t k = 0; k < nrun_log; k++)
+        FUZZ_CHECK(run_log[k] == ndefers - 1 - k);
+    for (size_t i = 0; i < ndefers; i++)
+        FUZZ_CHECK(runs[i] == (i >= from));
+}
+
+static void do_rewind(arena_t *a, size_t i)
+{
+    mark_t *m = &marks[i];
+    arena_stats_t before = stats(a);
+    nrun_log = 0;
+    errno = 0;
+    int rc = arena_rewind(a, m->m);
+    if (!m->live) {
+        /* Stale (or never recorded): refused, nothing changed, nothing ran. */
+        FUZZ_CHECK(rc == -1 && (errno == EINVAL || errno == ENOMEM));
+        FUZZ_CHECK(nrun_log == 0);
+        FUZZ_CHECK(stats(a).used == before.used);
+        return;
+    }
+    FUZZ_CHECK(rc == 0);
+    FUZZ_CHECK(stats(a).used == m->used);
+    check_defers_ended(m->ndefers);
+    size_t k = 0;
+    for (size_t j = 0; j < nblocks; j++)
+        if (blocks[j].seed < m->seed)
+            blocks[k++] = blocks[j];
+    nblocks = k;
+    ndefers = m->ndefers;
+    /* Marks taken after this one are stale, except those sharing its record. */
+    for (size_t j = i + 1; j < nmarks; j++)
+        if (marks[j].m.id != m->m.id)
+            marks[j].live = 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    input_t in = {data, size};
+    nblocks = nmarks = ndefers = nrun_log = 0;
+    memset(runs, 0, sizeof runs);
+    seed = 1;
+    uint8_t o = in_u8(&in);
+    opts = (arena_opts_t){0};
+    opts.chunk_size = (size_t)4096 << (o & 3);
+    if (o & 4)
+        opts.max_bytes = (size_t)(16 + in_u8(&in)) * 4096;
+    if (o & 8)
+        opts.retain_bytes = (o & 16) ? ARENA_RETAIN_NONE : (size_t)in_u8(&in) * 4096 + 1;
+    if (o & 32)
+        opts.flags = ARENA_F_GUARD;
+    arena_t *a = arena_create(&opts);
+    FUZZ_CHECK(a != NULL);
+
+    while (in.n) {
+        uint8_t op = in_u8(&in) % 12;
+        arena_stats_t before = stats(a);
+        errno = 0;
+        switch (op) {
+        case 0:
+        case 1: {
+            size_t n = in_size(&in);
+            result(a, arena_alloc(a, n), n, ARENA_ALIGN, before);
+            break;
+        }
+        case 2: {
+            size_t n = in_size(&in);
+            size_t al = (size_t)1 << (in_u8(&in) % 18);
+            result(a, arena_alloc_aligned(a, n, al), n, al > ARENA_ALIGN ? al : ARENA_ALIGN,
+                   before);
+            break;
+        }
+        case 3: {
+            size_t n = in_u8(&in) % 64, m = in_size(&in);
+            char *p = arena_calloc(a, n, m);
+            if (p) {
+                for (size_t i = 0; i < n * m; i += 97)
+                    FUZZ_CHECK(p[i] == 0);
+                add(p, n * m, ARENA_ALIGN);
+            } else {
+                check_failure(a, before, ENOMEM);
+            }
+            break;
+        }
+        case 4: { /* realloc a block, usually the newest */
+            if (nblocks == 0)
+                break;
+            size_t i = in_u8(&in) & 1 ? nblocks - 1 : in_u8(&in) % nblocks;
+            size_t n = in_size(&in);
+            block_t b = blocks[i];
+            char *q = arena_realloc(a, b.p, b.n, n);
+            if (q == NULL) {
+                check_failure(a, before, ENOMEM);
+                break;
+            }
+            FUZZ_CHECK(intact(q, b.n < n ? b.n : n, b.seed));
+            blocks[i] = blocks[--nblocks];
+            add(q, n, ARENA_ALIGN);
+            break;
+        }
+        case 5: {
+            char buf[64];
+            size_t n = in_u8(&in) % sizeof buf;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = (char)(1 + in_u8(&in) % 255);
+            buf[n] = 0;
+            char *s = (in_u8(&in) & 1) ? arena_strdup(a, buf) : arena_sprintf(a, "<%s>%zu", buf, n);
+            if (s == NULL) {
+                check_failure(a, before, ENOMEM);
+                break;
+            }
+            FUZZ_CHECK(strstr(s, buf) != NULL);
+            add(s, strlen(s) + 1, 1);
+            break;
+        }
+        case 6:
+        case 7: {
+            if (nmarks == MAX_MARKS) { /* forget the stale ones */
+                size_t k = 0;
+                for (size_t j = 0; j < nmarks; j++)
+                    if (marks[j].live)
+                        marks[k++] = marks[j];
+                nmarks = k;
+                if (nmarks == MAX_MARKS)
+                    break;
+            }
+            arena_mark_t m = arena_mark(a);
+            int recorded = !(errno == ENOMEM && stats(a).used == before.used);
+            FUZZ_CHECK(m.arena == a);
+            marks[nmarks++] = (mark_t){m, seed, ndefers, stats(a).used, recorded};
+            break;
+        }
+        case 8:
+            if (nmarks)
+                do_rewind(a, in_u8(&in) % nmarks);
+            break;
+        case 9:
+            if (in_u8(&in) % 4)
+                break; /* resets are rarer */
+            nrun_log = 0;
+            arena_reset(a);
+            check_defers_ended(0);
+            FUZZ_CHECK(stats(a).used == 0);
+            nblocks = ndefers = 0;
+            for (size_t j = 0; j < nmarks; j++)
+                marks[j].live = 0;
+            break;
+        case 10:
+            if (ndefers == MAX_DEFERS)
+                break;
+            if (arena_defer(a, on_defer, (void *)(uintptr_t)ndefers) == 0) {
+                runs[ndefers++] = 0;
+            } else {
+                check_failure(a, before, ENOMEM);
+            }
+            break;
+        case 11:
+            check_blocks();
+            break;
+        }
+        check_stats(a);
+    }
+    check_blocks();
+    nrun_log = 0;
+    arena_destroy(a);
+    check_defers_ended(0);
+    return 0;
+}
