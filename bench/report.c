@@ -329,6 +329,38 @@ static const char *meta(const char *k)
     return "";
 }
 
+static void write_targets(FILE *f)
+{
+    fprintf(f, "\n## Targets (issues 2, 3 and 4)\n\nSpeed ratios are the reference's median time per "
+               "operation / the contender's: above 1 the contender is faster (\"within 1.25x of bump\" "
+               "means >= 0.80x).\n\n| issue | workload | target | needs | measured | verdict |\n"
+               "|---|---|---|---:|---:|---|\n");
+    for (size_t i = 0; i < NT; i++) {
+        const target_t *t = &targets[i];
+        verdict_t v = judge(t);
+        char m[64] = "n/a";
+        if (v.known) {
+            if (t->kind == T_RATIO)
+                snprintf(m, sizeof m, "%.2fx vs %s", v.value, v.ref);
+            else if (t->kind == T_RSS)
+                snprintf(m, sizeof m, "%.2f of %s", v.value, v.ref);
+            else if (t->kind == T_MMAPS)
+                snprintf(m, sizeof m, "%.0f", v.value);
+            else
+                snprintf(m, sizeof m, "%.2f", v.value);
+        }
+        char need[32];
+        if (t->kind == T_RATIO)
+            snprintf(need, sizeof need, ">= %.2fx", t->bar);
+        else if (t->kind == T_MMAPS)
+            snprintf(need, sizeof need, "0");
+        else
+            snprintf(need, sizeof need, "<= %.2f", t->bar);
+        fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", t->issue, bench_workloads[t->w].id, t->what, need, m,
+                !v.known ? "not measured" : v.met ? "met" : "**missed**");
+    }
+}
+
 static void write_md(FILE *f)
 {
     fprintf(f, "# arenapool benchmark results\n\n");
@@ -347,6 +379,7 @@ static void write_md(FILE *f)
                "vs bytes asked for. Frame times (workload 3) are thread CPU time per steady-state frame "
                "(frames 100 and later), so that preemption on a shared machine is not counted as "
                "jitter; the wall-clock p99/p50 is shown beside them.\n");
+    write_targets(f);
     for (int w = 0; w < W_COUNT; w++) {
         int any = 0;
         for (size_t c = 0; c < NC; c++)
@@ -355,6 +388,8 @@ static void write_md(FILE *f)
             continue;
         const bench_workload_t *wl = &bench_workloads[w];
         const cell_t *g = get(w, "glibc");
+        if (w == 0)
+            fprintf(f, "\n## Workloads\n");
         fprintf(f, "\n### %s. %s\n\n", wl->id, wl->title);
         fprintf(f, "| contender | median ms | cpu %% | ns/%s | vs glibc | spread | peak RSS | mapped / requested |",
                 wl->unit);
@@ -398,25 +433,6 @@ static void write_md(FILE *f)
             }
             fputc('\n', f);
         }
-    }
-    fprintf(f, "\n### Targets (issues 2, 3 and 4)\n\n| issue | workload | target | measured | verdict |\n"
-               "|---|---|---|---:|---|\n");
-    for (size_t i = 0; i < NT; i++) {
-        const target_t *t = &targets[i];
-        verdict_t v = judge(t);
-        char m[64] = "n/a";
-        if (v.known) {
-            if (t->kind == T_RATIO)
-                snprintf(m, sizeof m, "%.2fx vs %s", v.value, v.ref);
-            else if (t->kind == T_RSS)
-                snprintf(m, sizeof m, "%.2f of %s", v.value, v.ref);
-            else if (t->kind == T_MMAPS)
-                snprintf(m, sizeof m, "%.0f", v.value);
-            else
-                snprintf(m, sizeof m, "%.2f", v.value);
-        }
-        fprintf(f, "| %s | %s | %s | %s | %s |\n", t->issue, bench_workloads[t->w].id, t->what, m,
-                !v.known ? "not measured" : v.met ? "met" : "**missed**");
     }
     fprintf(f, "\nWhich library answered `malloc` in each binary:");
     for (size_t c = 0; c < NC; c++)
