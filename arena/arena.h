@@ -9,7 +9,9 @@
  * is O(1) (an inline bump, one branch); rewind and reset are O(chunks + marks
  * and callbacks released).  An arena is used by one thread at a time; distinct
  * arenas need no locking.  Failed calls return NULL or -1 with errno set and
- * leave the arena exactly as it was.
+ * leave the arena exactly as it was.  A NULL arena gets NULL / -1 with EINVAL
+ * (arena_reset and arena_destroy do nothing, arena_stats zeroes *out), except
+ * in the inline arena_alloc, which does not test it (debug builds report it).
  *
  * Build switches (compile your program with the same ones as the library):
  *   ARENAPOOL_DEBUG=1..3   misuse checks (1), invariants and fill bytes (2),
