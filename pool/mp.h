@@ -33,7 +33,7 @@ void *mp_alloc(size_t size) MP__MALLOC_ATTR;
 void *mp_calloc(size_t n, size_t size) MP__MALLOC_ATTR;
 
 /* Resize p to size bytes, keeping the contents up to the smaller size.  Stays
- * in place when the new size fits the block's size class.  p NULL = mp_alloc;
+ * in place when the new size maps to the block's own size class.  p NULL = mp_alloc;
  * size 0 frees p and returns NULL (glibc).  On failure NULL + ENOMEM, p intact. */
 void *mp_realloc(void *p, size_t size) MP__MALLOC_ATTR;
 

@@ -199,9 +199,14 @@ void *mp_realloc(void *p, size_t size)
     if (old == 0)
         mp__bad_free("mp_realloc: pointer not allocated by mp", p);
 #endif
-    /* In place while the new size fits and is not under half the block: the
-     * same class (and a shrink of up to half) keeps the block. */
-    if (size <= old && size > old / 2)
+    /* In place only while the new size maps to the block's own class (or,
+     * for a large block, stays large and keeps more than half the mapping).
+     * Why so strict: mp_free_sized(p, size) computes the class from the size,
+     * so the size a caller last passed must always lead back to the block's
+     * real class; a block filed under another class would corrupt its lists. */
+    size_t cls = mp__class_at(p);
+    if (cls != 0 ? size <= MP_MAX_SMALL && mp__class_of(size) == cls
+                 : size > MP_MAX_SMALL && size <= old && size > old / 2)
         return p;
     void *q;
     if (size > MP_MAX_SMALL && size > old) {

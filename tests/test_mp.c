@@ -198,6 +198,41 @@ Test(mp, realloc_stays_in_place_within_the_class)
     mp_free(p);
 }
 
+Test(mp, realloc_then_free_sized_keeps_every_class_consistent)
+{
+    /* Regression (found by fuzz_mp): a block kept in place by realloc must
+     * stay reachable from the size passed last, or mp_free_sized files it
+     * under another class and later blocks overlap. */
+    size_t from[] = {100, 1000, 5000, 300 * KiB, 600 * KiB, 49, 4096};
+    size_t to[] = {60, 600, 3000, 200 * KiB, 400 * KiB, 33, 2100};
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+            char *p = i == 6 ? mp_aligned_alloc(4096, from[i]) : mp_alloc(from[i]);
+            cr_assert(p);
+            p = mp_realloc(p, to[i]);
+            cr_assert(p);
+            cr_assert_geq(mp_usable_size(p), to[i]);
+            mp_free_sized(p, to[i]);
+        }
+        mp_thread_flush();
+        void *q[64];
+        for (int k = 0; k < 64; k++) {
+            size_t n = (size_t)(k + 1) * 97;
+            q[k] = k % 3 ? mp_alloc(n) : mp_aligned_alloc(4096, n);
+            cr_assert(q[k]);
+            cr_assert_geq(mp_usable_size(q[k]), n, "usable covers %zu", n);
+            fill(q[k], n, (unsigned char)k);
+        }
+        for (int k = 0; k < 64; k++) {
+            cr_assert(intact(q[k], (size_t)(k + 1) * 97, (unsigned char)k), "no overlap (block %d)", k);
+            mp_free(q[k]);
+        }
+    }
+    mp_stats_t st;
+    mp_stats(&st);
+    cr_assert_eq(st.in_use, 0);
+}
+
 Test(mp, realloc_moves_and_keeps_contents)
 {
     size_t sizes[] = {24, 200, 5000, 70 * KiB, 256 * KiB, 256 * KiB + 1, 3 * MiB, 10, 1};
