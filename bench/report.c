@@ -368,6 +368,7 @@ static void write_md(FILE *f)
             meta("machine"), meta("compiler"), meta("libc"), meta("peers"));
     fprintf(f, "- command: `%s` (median of %s interleaved runs; each contender in its own child process)\n",
             meta("command"), meta("runs"));
+    fprintf(f, "- machine load: %s; the run took %s s\n", meta("load"), meta("seconds"));
     if (*skipped)
         fprintf(f, "- skipped (not installed): %s\n", skipped);
     fprintf(f, "\nTimes are medians over the runs (wall clock); **vs glibc** is glibc's median time per "

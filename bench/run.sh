@@ -27,6 +27,7 @@ raw="$dir/raw${quick}.txt"
 status=0
 r=1
 start=$(date +%s)
+load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 while [ "$r" -le "$runs" ]; do
   for b in $bins; do
     printf 'bench: pass %s/%s: %s\n' "$r" "$runs" "$b" >&2
@@ -35,6 +36,7 @@ while [ "$r" -le "$runs" ]; do
   r=$((r + 1))
 done
 end=$(date +%s)
+load1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 
 model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 machine="${model:-unknown CPU}, $(nproc) cores, $(uname -sr)"
@@ -51,7 +53,8 @@ cmd="make bench"
   --dat "$dir/chart$quick.dat" --gp "$dir/chart$quick.gp" --svg "$out/latest.svg" \
   --skipped "$skipped" --meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')" --meta "machine=$machine" \
   --meta "compiler=$compiler" --meta "libc=$libc" --meta "peers=${versions%,}" \
-  --meta "command=$cmd" --meta "runs=$runs" --meta "seconds=$((end - start))" || status=1
+  --meta "command=$cmd" --meta "runs=$runs" --meta "seconds=$((end - start))" \
+  --meta "load=load average $load0 before, $load1 after; nice $(nice)" || status=1
 if command -v gnuplot >/dev/null 2>&1; then
   gnuplot "$dir/chart$quick.gp" || status=1
 else
