@@ -15,14 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#if defined(__GNUC__)
-#define NOINLINE __attribute__((noinline))
-#define COLD __attribute__((cold))
-#else
-#define NOINLINE
-#define COLD
-#endif
-
 #define FILL_ALLOC 0xD0
 #define FILL_FREE 0xDF
 
@@ -255,7 +247,7 @@ static void *bump_at(arena_t *a, char *p, size_t size)
     return p;
 }
 
-NOINLINE COLD void *arena__alloc_slow(arena_t *a, size_t size, size_t align)
+ARENA__NOINLINE ARENA__COLD void *arena__alloc_slow(arena_t *a, size_t size, size_t align)
 {
     uintptr_t cur = (uintptr_t)a->h.cur, end = (uintptr_t)a->h.end;
     uintptr_t p = (cur + (align - 1)) & ~(uintptr_t)(align - 1);

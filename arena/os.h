@@ -23,6 +23,15 @@
 #define ARENA__HIDDEN
 #endif
 
+/* Slow paths: kept out of line and out of the hot code's cache lines. */
+#if defined(__GNUC__)
+#define ARENA__NOINLINE __attribute__((noinline))
+#define ARENA__COLD __attribute__((cold))
+#else
+#define ARENA__NOINLINE
+#define ARENA__COLD
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

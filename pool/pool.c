@@ -20,14 +20,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#if defined(__GNUC__)
-#define NOINLINE __attribute__((noinline))
-#define COLD __attribute__((cold))
-#else
-#define NOINLINE
-#define COLD
-#endif
-
 #define ROUND_UP(x, a) (((x) + ((a) - 1)) & ~(size_t)((a) - 1))
 /* Why these sizes: the first slab fits a page, so a small pool costs little;
  * doubling keeps the slab count logarithmic; 1 MiB caps a single arena request. */
@@ -337,7 +329,7 @@ static void *refill(pool_t *p)
 
 /* ---- Allocation ---- */
 
-NOINLINE COLD void *pool__alloc_slow(pool_t *p)
+ARENA__NOINLINE ARENA__COLD void *pool__alloc_slow(pool_t *p)
 {
     if (!check_pool(p)) {
         errno = EINVAL;
@@ -346,7 +338,7 @@ NOINLINE COLD void *pool__alloc_slow(pool_t *p)
     return refill(p);
 }
 
-NOINLINE COLD void pool__free_slow(pool_t *p, void *obj)
+ARENA__NOINLINE ARENA__COLD void pool__free_slow(pool_t *p, void *obj)
 {
     if (obj == NULL || !check_pool(p))
         return;

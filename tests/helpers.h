@@ -39,6 +39,17 @@ static inline arena_stats_t stats_of(const arena_t *a)
     return s;
 }
 
+/* A suite whose fixture owns a fresh default arena, A. */
+#define ARENA_FIXTURE_SUITE(name)                                                          \
+    static arena_t *A;                                                                     \
+    static void fixture_setup(void)                                                        \
+    {                                                                                      \
+        A = arena_create(NULL);                                                            \
+        cr_assert_not_null(A);                                                             \
+    }                                                                                      \
+    static void fixture_teardown(void) { arena_destroy(A); }                               \
+    TestSuite(name, .init = fixture_setup, .fini = fixture_teardown)
+
 /* Tiny deterministic PRNG so tests are reproducible. */
 static inline uint32_t test_rand(uint64_t *state)
 {

@@ -7,17 +7,7 @@
 #include <signal.h>
 #include <stdalign.h>
 
-static arena_t *A;
-
-static void setup(void)
-{
-    A = arena_create(NULL);
-    cr_assert_not_null(A);
-}
-
-static void teardown(void) { arena_destroy(A); }
-
-TestSuite(arena, .init = setup, .fini = teardown);
+ARENA_FIXTURE_SUITE(arena);
 
 Test(arena, create_with_options_and_defaults)
 {

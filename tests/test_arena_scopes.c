@@ -3,17 +3,7 @@
  */
 #include "helpers.h"
 
-static arena_t *A;
-
-static void setup(void)
-{
-    A = arena_create(NULL);
-    cr_assert_not_null(A);
-}
-
-static void teardown(void) { arena_destroy(A); }
-
-TestSuite(scopes, .init = setup, .fini = teardown);
+ARENA_FIXTURE_SUITE(scopes);
 
 /* A log of callback runs, to check order and count. */
 static int log_buf[64];

@@ -11,17 +11,7 @@
 #include <limits.h>
 #include <wchar.h>
 
-static arena_t *A;
-
-static void setup(void)
-{
-    A = arena_create(NULL);
-    cr_assert_not_null(A);
-}
-
-static void teardown(void) { arena_destroy(A); }
-
-TestSuite(bad_input, .init = setup, .fini = teardown);
+ARENA_FIXTURE_SUITE(bad_input);
 
 /* expr must give NULL and set errno to e. */
 #define FAILS_WITH(expr, e)                                                                    \

@@ -4,17 +4,7 @@
  */
 #include "helpers.h"
 
-static arena_t *A;
-
-static void setup(void)
-{
-    A = arena_create(NULL);
-    cr_assert_not_null(A);
-}
-
-static void teardown(void) { arena_destroy(A); }
-
-TestSuite(pool, .init = setup, .fini = teardown);
+ARENA_FIXTURE_SUITE(pool);
 
 static pool_stats_t pstats(const pool_t *p)
 {
