@@ -11,7 +11,8 @@
  * lists.  Lists trade whole batches with mp_central.c.  A list starts with a
  * limit of 2 (slow start: a class used once costs one or two objects, not a
  * batch of touched pages) that doubles up to the batch each time it runs dry
- * or overflows, then grows a batch at a time up to the class's limit.
+ * or overflows, then grows a batch at a time up to the class's limit; a list
+ * that keeps running dry there grows further, from a per-thread budget.
  */
 #include "mp_internal.h"
 
@@ -19,6 +20,13 @@
 #include <string.h>
 
 #define START_MAX 2u
+/* Why a budget: a list that keeps running dry may grow past its class's
+ * static limit (as tcmalloc's do, up to 8192 objects), so a program that
+ * frees a large burst and then allocates it again keeps it in its own cache
+ * instead of trading every batch with the central lists; the bytes granted
+ * above the static limits are capped per thread and given back on flush. */
+#define DYN_MAX_OBJS 8192u
+#define DYN_BUDGET ((size_t)2 << 20)
 
 static mp_tcache_t tc_empty; /* never written: all heads NULL, all max 0 */
 static mp_tcache_t tc_dead;  /* same, for threads past their destructor  */
@@ -64,6 +72,7 @@ static void flush_cache(mp_tcache_t *tc)
             release_n(b, cls, b->count);
         b->max = START_MAX;
     }
+    tc->dyn_bytes = 0;
 }
 
 void mp__tcache_flush(void)
@@ -160,6 +169,19 @@ static void grow_limit(mp_bin_t *b, size_t cls)
         b->max = m;
 }
 
+/* A list that ran dry at its static limit: grow it from the thread's budget. */
+static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
+{
+    uint32_t lim = mp__class_limit[cls], batch = mp__class_batch[cls];
+    if (b->max < lim || b->max >= DYN_MAX_OBJS)
+        return;
+    size_t cost = (size_t)batch * mp__class_size[cls];
+    if (tc->dyn_bytes + cost > DYN_BUDGET)
+        return;
+    tc->dyn_bytes += cost;
+    b->max += batch;
+}
+
 MP__NOINLINE void *mp__alloc_slow(size_t cls)
 {
     mp_tcache_t *tc = mp__tc;
@@ -189,6 +211,7 @@ MP__NOINLINE void *mp__alloc_slow(size_t cls)
     }
     b->head = *(void **)p;
     MP__STORE(&b->count, (uint32_t)(got - 1));
+    grow_dynamic(tc, b, cls);
     grow_limit(b, cls);
 out:
 #if ARENAPOOL_DEBUG

@@ -58,6 +58,8 @@ Test(mp, class_table_rounds_up_with_bounded_waste)
         cr_assert(mp__class_batch[c] >= 1 && mp__class_limit[c] >= mp__class_batch[c]);
         cr_assert(mp__class_slots[c] >= 1 && mp__class_slots[c] <= 256);
     }
+    for (size_t i = 0; i <= MP_SMALL_INDEXED / 16; i++)
+        cr_assert_eq(mp__class_binoff[i], mp__class_index[i] * sizeof(mp_bin_t), "bin offset of index %zu", i);
 }
 
 /* ---- mp_alloc ---- */
