@@ -301,8 +301,9 @@ static void *carve(pool_t *p)
     return first;
 }
 
-/* The hot array is empty (or holds only NULLs from pool_free(NULL)): take the
- * newest node's batch, else carve. */
+/* The hot array is empty (or holds only NULLs from pool_free(NULL)): take
+ * nodes' batches until half the array is full, else carve.  Each node's link is
+ * read first and prefetched, so the next node's miss overlaps this copy. */
 static void *refill(pool_t *p)
 {
     while (p->h.n && p->h.hot[p->h.n] == NULL)
@@ -312,19 +313,24 @@ static void *refill(pool_t *p)
         ARENA__UNPOISON(obj, p->h.slot);
         return obj;
     }
-    void *node = p->nodes;
-    if (node == NULL)
+    void *first = p->nodes;
+    if (first == NULL)
         return carve(p);
-    void *e[NODE_MAX];
-    size_t k;
-    p->nodes = node_read(p, node, e, &k);
+    void *node = first;
+    do {
+        size_t k;
+        void *next = node_read(p, node, &p->h.hot[p->h.n + 1], &k);
 #if defined(__GNUC__)
-    __builtin_prefetch(p->nodes); /* the next refill's miss, early */
+        __builtin_prefetch(next);
 #endif
-    while (k)
-        p->h.hot[++p->h.n] = e[--k];
-    ARENA__UNPOISON(node, p->h.slot);
-    return node;
+        p->h.n += k;
+        if (node != first)
+            p->h.hot[++p->h.n] = node;
+        node = next;
+    } while (node && p->h.n + 1 + p->node_cap <= POOL__HOT / 2);
+    p->nodes = node;
+    ARENA__UNPOISON(first, p->h.slot);
+    return first;
 }
 
 /* ---- Allocation ---- */
