@@ -86,14 +86,22 @@ static void check_invariants(const arena_t *a)
 
 /* ---- Chunks ---- */
 
-static void unmap_chunk(arena_t *a, arena__chunk_t *c)
+/* Unmap chunk c (its header is read first: unpoisoning marks it undefined
+ * for Memcheck). */
+static void os_release(arena__chunk_t *c)
 {
+    size_t size = c->size, map_size = c->map_size;
     /* Why unpoison: ASan's shadow outlives munmap, and the next mapping at this
      * address would inherit the poison. */
-    ARENA__UNPOISON(c, c->size);
+    ARENA__UNPOISON(c, size);
+    arena__os_unmap(c, map_size);
+}
+
+static void unmap_chunk(arena_t *a, arena__chunk_t *c)
+{
     a->mapped -= c->map_size;
     a->nchunks--;
-    arena__os_unmap(c, c->map_size);
+    os_release(c);
 }
 
 static size_t guard_size(unsigned flags) { return (flags & ARENA_F_GUARD) ? page_size() : 0; }
@@ -348,7 +356,7 @@ void *arena_realloc(arena_t *a, void *ptr, size_t old_size, size_t new_size)
         char *old_end = a->h.cur;
         a->h.cur = p + ARENA__ROUND_UP(new_size, ARENA_ALIGN);
         if (new_size > old_size)
-            ARENA__UNPOISON(p, new_size);
+            ARENA__UNPOISON(p + old_size, new_size - old_size); /* kept bytes stay defined */
         else
             release_range(a->h.cur, old_end);
         ARENA__POISON(p + new_size, (size_t)(a->h.cur - (p + new_size)));
@@ -625,8 +633,7 @@ void arena_destroy(arena_t *a)
         unmap_chunk(a, c);
     }
     /* The arena lives in its first chunk: read nothing after this. */
-    ARENA__UNPOISON(first, first->size);
-    arena__os_unmap(first, first->map_size);
+    os_release(first);
 }
 
 void arena_stats(const arena_t *a, arena_stats_t *out)

@@ -64,10 +64,12 @@ static int raw_map(size_t size, void **out)
         return ENOMEM;
     int saved = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    int err = errno;
     errno = saved;
+    /* Why always ENOMEM: the arguments were checked above, so any refusal
+     * (a size the kernel or Valgrind will not map is EINVAL there) means "no
+     * memory" to the caller, as the headers promise. */
     if (p == MAP_FAILED)
-        return err == EINVAL ? EINVAL : ENOMEM;
+        return ENOMEM;
     *out = p;
     return 0;
 }

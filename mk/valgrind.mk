@@ -5,7 +5,6 @@
 #                          tests/valgrind/ must be reported by Memcheck; the test_*.c suites,
 #                          same define, under Memcheck through tests/valgrind/driver.c
 #                          (log: build/valgrind/suite.log)
-#   make valgrind VG_SKIP_BUGS=   also the tests that show known library bugs
 #   make soak SECONDS=N    tests/soak/soak.c for N seconds (default 60), build/soak/
 #   make test-soak         the same for 5 seconds, integrity only         (in make test)
 
@@ -33,25 +32,10 @@ VG_SUPP     := tests/valgrind/known.supp
 # Tests left out under Memcheck (docs/testing.md, "Valgrind"):
 # it writes into a guard page on purpose (SIGSEGV plus an invalid write);
 VG_SKIP_DELIBERATE := arena/guard_page_faults_on_overflow_past_chunk
-# mmap of 2^62+ bytes fails with EINVAL under Valgrind (ENOMEM natively) and
-# the OS layer passes the errno on, so these ENOMEM checks cannot hold;
-VG_SKIP_ENV := arena/huge_sizes_fail_with_enomem_and_leave_arena_unchanged \
-               bad_input/arena_alloc_aligned_huge_alignment_or_size_fails_with_enomem \
-               bad_input/arena_alloc_huge_sizes_fail_with_enomem_and_change_nothing \
-               bad_input/arena_realloc_huge_size_fails_and_leaves_block_untouched \
-               bad_input/pool_alloc_fails_with_enomem_when_no_slab_can_be_had
-# known library bugs under ARENAPOOL_VALGRIND, reported: chunk headers marked
-# undefined before they are read (unmap_chunk), and a realloc that grows in
-# place marking the kept bytes undefined.  `make valgrind VG_SKIP_BUGS=` shows them;
-VG_SKIP_BUGS ?= arena/max_bytes_caps_every_mapped_byte \
-               scopes/retain_bytes_bounds_memory_kept_by_rewind_and_reset \
-               scopes/retain_none_releases_everything_but_the_first_chunk \
-               arena/realloc_grows_in_place_when_newest \
-               bad_input/arena_realloc_beyond_max_bytes_leaves_block_untouched
 # the two heaviest threaded mp tests (60 s and 8 s under Memcheck; TSan and
 # every native mode run them).
 VG_SKIP_SLOW ?= mp/thread_churn_keeps_memory_bounded mp/producer_consumer_frees_on_the_other_thread
-VG_SKIP := $(VG_SKIP_DELIBERATE) $(VG_SKIP_ENV) $(VG_SKIP_BUGS) $(VG_SKIP_SLOW)
+VG_SKIP := $(VG_SKIP_DELIBERATE) $(VG_SKIP_SLOW)
 
 VG_RUN := $(VALGRIND) --tool=memcheck --error-exitcode=1 --leak-check=full \
           --errors-for-leak-kinds=definite --show-leak-kinds=definite \
