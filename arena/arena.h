@@ -66,11 +66,13 @@ extern "C" {
  * slot readable with their contents defined, for bookkeeping kept in free slots. */
 
 #if defined(__GNUC__)
+#define ARENA__ASSUME(c) ((c) ? (void)0 : __builtin_unreachable())
 #define ARENA__LIKELY(x) __builtin_expect(!!(x), 1)
 #define ARENA__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ARENA__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define ARENA__MALLOC __attribute__((malloc))
 #else
+#define ARENA__ASSUME(c) ((void)0)
 #define ARENA__LIKELY(x) (x)
 #define ARENA__UNLIKELY(x) (x)
 #define ARENA__PRINTF(f, a)
@@ -161,6 +163,7 @@ ARENA__MALLOC static inline void *arena_alloc(arena_t *a, size_t size)
         return arena__alloc_slow(a, size, ARENA_ALIGN);
     h->cur = p + ((size + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1));
     ARENA__UNPOISON(p, size);
+    ARENA__ASSUME(p != NULL); /* lets the caller's NULL test vanish here */
     return p;
 #endif
 }

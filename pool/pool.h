@@ -84,6 +84,7 @@ ARENA__MALLOC static inline void *pool_alloc(pool_t *p)
         return pool__alloc_slow(p);
     h->n = n - 1;
     ARENA__UNPOISON(obj, h->slot);
+    ARENA__ASSUME(obj != NULL);
     return obj;
 #endif
 }
