@@ -218,6 +218,7 @@ typedef struct mp_tcache {
     mp_bin_t bins[MP_NUM_CLASSES]; /* bins[0] has max 0: "not small" */
     struct mp_tcache *next, *prev; /* registry of live caches */
     size_t dyn_bytes;              /* list limits granted above the static ones */
+    uint8_t spilled[MP_NUM_CLASSES]; /* list has overflowed since the last flush */
 } mp_tcache_t;
 
 #if defined(__GNUC__) && (defined(__PIE__) || !defined(__PIC__))

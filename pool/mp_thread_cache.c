@@ -73,6 +73,7 @@ static void flush_cache(mp_tcache_t *tc)
         b->max = START_MAX;
     }
     tc->dyn_bytes = 0;
+    memset(tc->spilled, 0, sizeof tc->spilled);
 }
 
 void mp__tcache_flush(void)
@@ -169,11 +170,15 @@ static void grow_limit(mp_bin_t *b, size_t cls)
         b->max = m;
 }
 
-/* A list that ran dry at its static limit: grow it from the thread's budget. */
+/* A list that ran dry at its static limit: grow it from the thread's budget.
+ * Why only a list that has also overflowed: the budget pays off for a thread
+ * that frees a burst and allocates it again; a thread that only allocates
+ * (a producer whose blocks another thread frees) gains nothing from a longer
+ * list but would hold up to the whole budget in fetched, untouched objects. */
 static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
 {
     uint32_t lim = mp__class_limit[cls], batch = mp__class_batch[cls];
-    if (b->max < lim || b->max >= DYN_MAX_OBJS)
+    if (!tc->spilled[cls] || b->max < lim || b->max >= DYN_MAX_OBJS)
         return;
     size_t cost = (size_t)batch * mp__class_size[cls];
     if (tc->dyn_bytes + cost > DYN_BUDGET)
@@ -201,9 +206,14 @@ MP__NOINLINE void *mp__alloc_slow(size_t cls)
         MP__STORE(&b->count, b->count - 1);
         goto out;
     }
-    /* Demand adapts the batch: a list that keeps running dry fetches more. */
+    /* Demand adapts the batch: a list that keeps running dry fetches more.
+     * Why not a list that has never overflowed: its thread only allocates
+     * (what it frees comes back through another thread), so a bigger fetch
+     * saves a lock per batch but keeps that much more memory in flight. */
     size_t batch = mp__class_batch[cls];
-    size_t n = b->max < batch ? b->max : b->max / 2 > batch ? (b->max / 2 / batch) * batch : batch;
+    size_t n = b->max < batch ? b->max
+               : !tc->spilled[cls] || b->max / 2 <= batch ? batch
+                                                           : (b->max / 2 / batch) * batch;
     p = mp__central_fetch(cls, n, &got);
     if (!p) {
         errno = ENOMEM;
@@ -239,9 +249,16 @@ MP__NOINLINE void mp__free_slow(void *p, size_t cls)
     b->head = p;
     MP__STORE(&b->count, b->count + 1);
     if (b->count > b->max) {
+        /* Why overflow grows the limit only up to a batch (slow start): past
+         * that, a list that keeps overflowing belongs to a thread that frees
+         * more than it allocates (a consumer of another thread's blocks); a
+         * longer list would only park memory that the allocating thread then
+         * has to carve afresh.  Running dry grows it (mp__alloc_slow). */
         size_t batch = mp__class_batch[cls];
         release_n(b, cls, b->count > batch ? batch : (b->count + 1) / 2);
-        grow_limit(b, cls);
+        if (b->max < batch)
+            grow_limit(b, cls);
+        tc->spilled[cls] = 1;
     }
 }
 
