@@ -68,13 +68,13 @@ static void check_stats(arena_t *a)
         FUZZ_CHECK(s.mapped <= opts.max_bytes);
 }
 
-static void check_blocks(void)
+FUZZ_MODEL static void check_blocks(void)
 {
     for (size_t i = 0; i < nblocks; i++)
         FUZZ_CHECK(intact(blocks[i].p, blocks[i].n, blocks[i].seed));
 }
 
-static void add(char *p, size_t n, size_t align)
+FUZZ_MODEL static void add(char *p, size_t n, size_t align)
 {
     FUZZ_CHECK(((uintptr_t)p & (align - 1)) == 0);
     for (size_t i = 0; i < nblocks; i++)

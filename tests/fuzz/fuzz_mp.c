@@ -23,7 +23,7 @@ static block_t blocks[MAX_BLOCKS];
 static size_t nblocks;
 static uint32_t seed;
 
-static void add(char *p, size_t n, size_t align, int sized)
+FUZZ_MODEL static void add(char *p, size_t n, size_t align, int sized)
 {
     FUZZ_CHECK(((uintptr_t)p & (align - 1)) == 0);
     FUZZ_CHECK(mp_usable_size(p) >= n);

@@ -36,7 +36,7 @@ static mpool_t pools[MAX_POOLS];
 static size_t gen;
 static uint32_t seed;
 
-static void check_all(void)
+FUZZ_MODEL static void check_all(void)
 {
     for (size_t i = 0; i < nobjs; i++)
         FUZZ_CHECK(intact(objs[i].p, objs[i].n, objs[i].seed));
@@ -50,7 +50,7 @@ static void check_all(void)
     }
 }
 
-static void add(char *p, size_t n, size_t align, int pool)
+FUZZ_MODEL static void add(char *p, size_t n, size_t align, int pool)
 {
     FUZZ_CHECK(((uintptr_t)p & (align - 1)) == 0);
     for (size_t i = 0; i < nobjs; i++)
