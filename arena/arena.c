@@ -224,8 +224,11 @@ static void trim_spares(arena_t *a)
 }
 
 /* Why coalesce: after a reset, one retained chunk as large as all of them lets
- * the next frame of the same size run without hopping chunks, and makes the
- * loop reach a state with no mmap/munmap at all (Zig's retain_capacity idea). */
+ * the next frame of the same size hop only once (from the first chunk, which
+ * holds the arena, into it), and makes the loop reach a state with no
+ * mmap/munmap at all (Zig's retain_capacity idea).  Why not skip the first
+ * chunk altogether: measured, it cost more mappings and memory while frames
+ * grew, for no speed gain. */
 static void coalesce_spares(arena_t *a)
 {
     if (a->spare == NULL || a->spare->prev == NULL)
@@ -554,19 +557,6 @@ void arena_reset(arena_t *a)
     a->used_before = 0;
     coalesce_spares(a);
     trim_spares(a);
-    /* Why start in the retained chunk: after coalescing it is as large as the
-     * whole last frame, so the next frame bumps through one contiguous chunk
-     * and never hops, as the issue's Zig-style retain asks (the small first
-     * chunk holds the arena and stays as it is, idle while a spare exists). */
-    arena__chunk_t *big = a->spare;
-    if (big && big->size - ARENA__CHUNK_HDR > (size_t)(a->h.end - a->h.cur)) {
-        a->spare = big->prev;
-        a->spare_bytes -= big->map_size;
-        big->prev = a->first;
-        a->chunk = big;
-        a->h.cur = big->start;
-        a->h.end = chunk_end(big);
-    }
     CHECK_INVARIANTS(a);
 }
 
