@@ -80,9 +80,11 @@ void *mp__large_alloc(size_t size, size_t align, bool *fresh)
         return NULL;
     }
     size_t extra = align > ps ? align - ps : 0;
-    size_t need = (size + extra + ps - 1) & ~(ps - 1);
-    if (need == 0)
-        need = ps;
+    /* Why at least one byte: with size 0 the aligned address may fall exactly
+     * at the end of the mapping, i.e. on a neighbour's first page, and the
+     * page map would then file the neighbour under this block (found by
+     * fuzz_mp: mp_aligned_alloc(65536, 0) returned a live block's address). */
+    size_t need = ((size ? size : 1) + extra + ps - 1) & ~(ps - 1);
 
     /* Best fit among cached mappings not far above the need: a 25 MiB mapping
      * may serve a 5 MiB request (one mapping then serves a whole loop of

@@ -283,6 +283,26 @@ Test(mp, aligned_alloc_honours_alignments_up_to_64k)
     }
 }
 
+/* Regression (fuzz_mp): a zero-size block with an alignment above the page
+ * size came back at the end of its own mapping, on a live neighbour. */
+Test(mp, aligned_alloc_of_zero_bytes_gives_distinct_owned_blocks)
+{
+    enum { N = 24 };
+    char *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = mp_aligned_alloc(64 * KiB, i % 3 ? 84 : 0);
+        cr_assert_not_null(p[i]);
+        cr_assert_geq(mp_usable_size(p[i]), 1, "a zero-size block still owns a byte");
+        for (int k = 0; k < i; k++)
+            cr_assert_neq(p[i], p[k], "blocks %d and %d share %p", i, k, (void *)p[i]);
+        p[i][0] = (char)i;
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(p[i][0], (char)i);
+        mp_free(p[i]);
+    }
+}
+
 Test(mp, aligned_alloc_rejects_bad_alignment_with_einval)
 {
     size_t bad[] = {0, 3, 24, 48, 4097, SIZE_MAX};
