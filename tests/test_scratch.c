@@ -54,21 +54,8 @@ Test(scratch, result_in_outer_scratch_survives_inner_scratch)
     arena_scratch_end(outer);
 }
 
-Test(scratch, all_conflicting_is_einval)
-{
-    arena_mark_t a = arena_scratch_begin(NULL, 0);
-    arena_mark_t b = arena_scratch_begin(&a.arena, 1);
-    arena_t *both[2] = {a.arena, b.arena};
-    errno = 0;
-    arena_mark_t c = arena_scratch_begin(both, 2);
-    cr_assert_null(c.arena);
-    cr_assert_eq(errno, EINVAL);
-    arena_scratch_end(b);
-    arena_scratch_end(a);
-    errno = 0;
-    cr_assert_null(arena_scratch_begin(NULL, 3).arena);
-    cr_assert_eq(errno, EINVAL);
-}
+/* Bad inputs (every scratch arena conflicting, NULL conflicts with a count)
+ * are in test_bad_input.c. */
 
 static void *thread_body(void *arg)
 {
