@@ -49,11 +49,11 @@ void mp__debug_check_free(void *p)
 MP__INLINE void *alloc_class(size_t cls)
 {
     mp_bin_t *b = &mp__tc->bins[cls];
-    void *p = b->head;
-    if (MP__UNLIKELY(p == NULL))
+    uint32_t n = b->count;
+    if (MP__UNLIKELY(n == 0))
         return mp__alloc_slow(cls);
-    b->head = *(void **)p;
-    MP__STORE(&b->count, b->count - 1);
+    void *p = b->slots[n - 1];
+    MP__STORE(&b->count, n - 1);
 #if ARENAPOOL_DEBUG
     ((uintptr_t *)p)[1] = 0;
 #endif

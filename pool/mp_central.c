@@ -1,33 +1,31 @@
 /*
- * mp_central.c - the memory pool's middle level: one central free list per
- * size class, shared by all threads.
+ * mp_central.c - the memory pool's middle level: one central cache per size
+ * class, shared by all threads.
  *
- * Each class has a lock, a transfer cache of whole batches (a batch moves in
- * and out in O(1), as the head and tail of a linked list), and a list of its
- * spans that still have free or uncarved objects.  Objects that do not fit the
- * transfer cache go back to their spans (found through the page map); a span
- * whose objects have all come back is returned to the page heap.  Called by
- * the thread caches (mp_thread_cache.c) and by trim; calls the page heap while
- * holding the class lock (lock order: central -> page heap -> metadata).
+ * Each class has a lock, a transfer stack of free object pointers (objects
+ * move in and out of it with memcpy, whatever their number) and a list of its
+ * spans that still have free objects.  A span records its free objects in a
+ * bitmap (never-carved objects included), so handing objects out yields them
+ * in address order and taking them back touches no object memory.  Objects
+ * that do not fit the transfer stack go back to their spans (found through
+ * the page map); a span whose objects have all come back is returned to the
+ * page heap.  Called by the thread caches (mp_thread_cache.c) and by trim;
+ * calls the page heap while holding the class lock (lock order: central ->
+ * page heap -> metadata).
  */
 #include "mp_internal.h"
 
 #include <errno.h>
-
-#define MP_SLOTS_MAX 256
-
-typedef struct batch {
-    void *head, *tail;
-    size_t count; /* a batch, or less once a small fetch took part of it */
-} batch_t;
+#include <string.h>
 
 typedef struct central {
-    mp_span_t *spans;     /* spans with free or uncarved objects */
-    size_t out;           /* objects handed out (to thread caches or callers) */
-    size_t span_free;     /* objects on span free lists */
-    size_t slot_objs;     /* objects in the transfer cache */
-    uint32_t nslots;      /* batches in the transfer cache (central_slots) */
-    batch_t *slots;
+    mp_span_t *spans;  /* spans with free objects */
+    void **stack;      /* transfer stack: free objects of any span */
+    size_t nstack;     /* objects on it */
+    size_t cap;        /* its capacity: about 512 KiB worth of objects */
+    size_t out;        /* objects handed out (to thread caches or callers) */
+    size_t span_free;  /* objects free in spans (bits set) */
+    uint64_t magic;    /* offset * magic >> 40 = offset / size, exactly */
 } __attribute__((aligned(64))) central_t;
 
 /* Why the locks live apart from the lists: initialising them touches one
@@ -37,17 +35,31 @@ typedef struct central_lock {
     pthread_mutex_t m;
 } __attribute__((aligned(64))) central_lock_t;
 
+#define MAGIC_SHIFT 40
+
 static central_t centrals[MP_NUM_CLASSES];
-static batch_t central_slots[MP_NUM_CLASSES][MP_SLOTS_MAX]; /* touched only when used */
 static central_lock_t central_locks[MP_NUM_CLASSES];
 static pthread_once_t central_once = PTHREAD_ONCE_INIT;
+static void **stack_store; /* every class's stack; pages touched only when used */
 
-/* Why lazy: an array of mutexes has no portable static initialiser. */
+/* Why lazy: an array of mutexes has no portable static initialiser, and the
+ * stacks are metadata mapped on first use. */
 static void central_init(void)
 {
+    size_t total = 0;
+    for (size_t c = 1; c < MP_NUM_CLASSES; c++)
+        total += (size_t)mp__class_slots[c] * mp__class_batch[c];
+    stack_store = mp__meta_alloc(total * sizeof(void *));
     for (size_t c = 0; c < MP_NUM_CLASSES; c++) {
         pthread_mutex_init(&central_locks[c].m, NULL);
-        centrals[c].slots = central_slots[c];
+        if (c == 0)
+            continue;
+        centrals[c].magic = (((uint64_t)1 << MAGIC_SHIFT) + mp__class_size[c] - 1) / mp__class_size[c];
+        if (stack_store) { /* without it every object goes back to its span */
+            centrals[c].stack = stack_store;
+            centrals[c].cap = (size_t)mp__class_slots[c] * mp__class_batch[c];
+            stack_store += centrals[c].cap;
+        }
     }
 }
 
@@ -84,42 +96,69 @@ static void span_list_remove(central_t *c, mp_span_t *s)
     s->listed = 0;
 }
 
+static size_t span_objects(const mp_span_t *s)
+{
+    return (s->npages << MP_PAGE_SHIFT) / mp__class_size[s->cls];
+}
+
 static mp_span_t *span_new(central_t *c, size_t cls)
 {
     mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls);
     if (!s)
         return NULL;
-    s->carve = (char *)(s->page << MP_PAGE_SHIFT);
-    s->end = s->carve + (s->npages << MP_PAGE_SHIFT);
+    size_t n = span_objects(s);
+    memset(s->avail, 0, sizeof s->avail);
+    for (size_t w = 0; w < n / 64; w++)
+        s->avail[w] = ~(uint64_t)0;
+    if (n % 64)
+        s->avail[n / 64] = ((uint64_t)1 << (n % 64)) - 1;
+    s->nfree = (uint32_t)n;
+    s->used = 0;
+    c->span_free += n;
     span_list_insert(c, s);
     return s;
 }
 
-/* Give a NULL-terminated list of objects back to their spans.  Why in runs:
- * a batch freed in allocation order mostly lies in one span, so each run of
- * objects inside one span's address range is spliced onto its free list at
- * once (one page-map lookup and one update of the counts per run, no
- * relinking).  A span whose objects are all back goes to the page heap,
- * unless it is the class's only span (kept as a spare so a class used for
- * one object at a time does not churn pages). */
-static void spans_put(central_t *c, void *head)
+/* Hand out up to n free objects of span s into out[], lowest address first. */
+static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n)
 {
-    while (head) {
-        mp_span_t *s = mp__span_at(head);
-        uintptr_t lo = s->page << MP_PAGE_SHIFT, len = s->npages << MP_PAGE_SHIFT;
-        void *last = head, *next = *(void **)head;
-        uint32_t k = 1;
-        while (next && (uintptr_t)next - lo < len) {
-            last = next;
-            next = *(void **)next;
-            k++;
+    uintptr_t base = s->page << MP_PAGE_SHIFT;
+    size_t size = mp__class_size[s->cls], k = 0;
+    for (size_t w = 0; w < MP_SPAN_WORDS && k < n; w++) {
+        uint64_t bits = s->avail[w];
+        while (bits && k < n) {
+            unsigned i = (unsigned)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            out[k++] = (void *)(base + (w * 64 + i) * size);
         }
-        if (!s->free)
-            s->free_tail = last;
-        *(void **)last = s->free;
-        s->free = head;
-        s->nfree += k;
-        s->used -= k;
+        s->avail[w] = bits;
+    }
+    s->nfree -= (uint32_t)k;
+    s->used += (uint32_t)k;
+    c->span_free -= k;
+    if (s->nfree == 0)
+        span_list_remove(c, s);
+    return k;
+}
+
+/* Give objects back to their spans.  Why in runs: objects freed together
+ * mostly lie in one span, so the page-map lookup is made once per run of
+ * objects inside one span's address range.  A span whose objects are all
+ * back goes to the page heap, unless it is the class's only span (kept as a
+ * spare so a class used for one object at a time does not churn pages). */
+static void spans_put(central_t *c, void *const *objs, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        mp_span_t *s = mp__span_at(objs[i]);
+        uintptr_t lo = s->page << MP_PAGE_SHIFT, len = s->npages << MP_PAGE_SHIFT;
+        size_t k = 0;
+        for (; i < n && (uintptr_t)objs[i] - lo < len; i++, k++) {
+            uint64_t idx = (((uintptr_t)objs[i] - lo) * c->magic) >> MAGIC_SHIFT;
+            s->avail[idx / 64] |= (uint64_t)1 << (idx % 64);
+        }
+        s->nfree += (uint32_t)k;
+        s->used -= (uint32_t)k;
         c->span_free += k;
         if (!s->listed)
             span_list_insert(c, s);
@@ -128,105 +167,44 @@ static void spans_put(central_t *c, void *head)
             c->span_free -= s->nfree;
             mp__page_free(s);
         }
-        head = next;
     }
 }
 
 /* ---- Fetch and release ---- */
 
-void *mp__central_fetch(size_t cls, size_t n, size_t *got)
+size_t mp__central_fetch(size_t cls, void **out, size_t n)
 {
     central_t *c = central_get(cls);
-    size_t size = mp__class_size[cls];
-    void *head = NULL;
     size_t k = 0;
     LOCK(cls);
-    /* Transfer cache first: whole batches in O(1); a small (slow-start)
-     * fetch takes part of the newest one, so freed batches do not pile up
-     * while threads carve fresh spans. */
-    while (k < n && c->nslots > 0) {
-        batch_t *b = &c->slots[c->nslots - 1];
-        if (b->count <= n - k) {
-            *(void **)b->tail = head;
-            head = b->head;
-            k += b->count;
-            c->slot_objs -= b->count;
-            c->nslots--;
-        } else {
-            size_t m = n - k;
-            void *first = b->head, *last = first;
-            for (size_t i = 1; i < m; i++)
-                last = *(void **)last;
-            b->head = *(void **)last;
-            b->count -= m;
-            c->slot_objs -= m;
-            *(void **)last = head;
-            head = first;
-            k += m;
-        }
+    /* The transfer stack first: recently freed objects, whose pages are
+     * resident and whose lines may still be cached. */
+    if (c->nstack > 0) {
+        k = c->nstack < n ? c->nstack : n;
+        c->nstack -= k;
+        memcpy(out, c->stack + c->nstack, k * sizeof *out);
     }
     while (k < n) {
         mp_span_t *s = c->spans;
         if (!s && !(s = span_new(c, cls)))
             break;
-        if (s->free && s->nfree <= n - k) { /* the whole list, in O(1) */
-            *(void **)s->free_tail = head;
-            head = s->free;
-            k += s->nfree;
-            s->used += s->nfree;
-            c->span_free -= s->nfree;
-            s->free = NULL;
-            s->nfree = 0;
-        }
-        if (k < n && s->free) { /* part of the list: cut it after n - k objects */
-            size_t m = n - k;
-            void *first = s->free, *last = first;
-            for (size_t i = 1; i < m; i++)
-                last = *(void **)last;
-            s->free = *(void **)last;
-            *(void **)last = head;
-            head = first;
-            k += m;
-            s->used += (uint32_t)m;
-            s->nfree -= (uint32_t)m;
-            c->span_free -= m;
-        }
-        size_t m = (size_t)(s->end - s->carve) / size;
-        if (m > n - k)
-            m = n - k;
-        if (m > 0) { /* carved in address order, linked in one pass */
-            char *first = s->carve, *o = first;
-            for (size_t i = 1; i < m; i++, o += size)
-                *(void **)o = o + size;
-            *(void **)o = head;
-            head = first;
-            s->carve = o + size;
-            s->used += (uint32_t)m;
-            k += m;
-        }
-        if (!s->free && (size_t)(s->end - s->carve) < size)
-            span_list_remove(c, s);
+        k += span_take(c, s, out + k, n - k);
     }
     c->out += k;
     UNLOCK(cls);
-    *got = k;
-    return head;
+    return k;
 }
 
-void mp__central_release(size_t cls, void *head, void *tail, size_t count)
+void mp__central_release(size_t cls, void *const *objs, size_t n)
 {
     central_t *c = central_get(cls);
     LOCK(cls);
-    c->out -= count;
-    if (count == mp__class_batch[cls] && c->nslots < mp__class_slots[cls] && tail) {
-        c->slots[c->nslots].head = head;
-        c->slots[c->nslots].tail = tail;
-        c->slots[c->nslots].count = count;
-        c->slot_objs += count;
-        c->nslots++;
-    } else {
-        spans_put(c, head);
-    }
+    c->out -= n;
+    size_t room = c->cap - c->nstack, m = n < room ? n : room;
+    memcpy(c->stack + c->nstack, objs, m * sizeof *objs);
+    c->nstack += m;
+    if (m < n)
+        spans_put(c, objs + m, n - m);
     UNLOCK(cls);
 }
 
@@ -235,11 +213,10 @@ void mp__central_drain(void)
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         central_t *c = central_get(cls);
         LOCK(cls);
-        c->slot_objs = 0;
-        while (c->nslots > 0) {
-            spans_put(c, c->slots[--c->nslots].head);
-        }
-        /* The spare kept by span_put goes too. */
+        size_t n = c->nstack;
+        c->nstack = 0;
+        spans_put(c, c->stack, n);
+        /* The spare kept by spans_put goes too. */
         mp_span_t *s = c->spans;
         if (s && s->next == NULL && s->used == 0) {
             span_list_remove(c, s);
@@ -257,7 +234,7 @@ void mp__central_totals(size_t *out_bytes, size_t *cached_bytes)
         central_t *c = central_get(cls);
         LOCK(cls);
         out += c->out * mp__class_size[cls];
-        cached += (c->span_free + c->slot_objs) * mp__class_size[cls];
+        cached += (c->span_free + c->nstack) * mp__class_size[cls];
         UNLOCK(cls);
     }
     *out_bytes = out;

@@ -9,6 +9,8 @@
  *
  * This header holds the inline fast paths (alloc pop, free push) used by
  * mp_alloc.c and by the malloc override, so both get them without a call.
+ * Free objects are never linked through their own memory: thread caches and
+ * the central level hold arrays of pointers, spans a bitmap.
  */
 #ifndef ARENAPOOL_MP_INTERNAL_H
 #define ARENAPOOL_MP_INTERNAL_H
@@ -89,15 +91,16 @@ MP__INLINE size_t mp__class_of(size_t size)
 
 enum { MP_SPAN_FREE = 1, MP_SPAN_SMALL = 2, MP_SPAN_LARGE = 3 };
 
+/* Most objects a small span holds (16-byte class, one page): its bitmap. */
+#define MP_SPAN_MAX_OBJS 512
+#define MP_SPAN_WORDS (MP_SPAN_MAX_OBJS / 64)
+
 typedef struct mp_span {
     struct mp_span *next, *prev; /* page-heap free list, or central span list */
     uintptr_t page;              /* first page number (address >> MP_PAGE_SHIFT) */
     size_t npages;               /* small/free: length in pages                 */
-    void *free;                  /* small: freed objects, linked by first word  */
-    void *free_tail;             /* small: last object on `free`                */
-    char *carve, *end;           /* small: not yet carved region [carve, end)   */
     uint32_t used;               /* small: objects out of the span              */
-    uint32_t nfree;              /* small: objects on `free`                    */
+    uint32_t nfree;              /* small: objects whose bit is set in `avail`  */
     uint8_t cls;                 /* small: size class                           */
     uint8_t state;               /* MP_SPAN_*                                   */
     uint8_t committed;           /* free: pages are backed (not madvised away)  */
@@ -106,6 +109,10 @@ typedef struct mp_span {
     void *user;                  /* large: the pointer handed out               */
     char *base;                  /* large: mapping start                        */
     size_t bytes;                /* large: mapping length                       */
+    /* small: bit i set = object i is free in the span (never carved, or given
+     * back); objects are never linked through their own memory, so handing
+     * them out or taking them back touches only this record. */
+    uint64_t avail[MP_SPAN_WORDS];
 } mp_span_t;
 
 /* Page map: a two-level radix tree over 48-bit addresses.  A leaf covers
@@ -179,12 +186,11 @@ extern size_t mp__stat_large_cached ARENA__HIDDEN;
 
 /* ---- Central free lists (mp_central.c) ---- */
 
-/* Up to n objects of class cls linked through their first word; *got says
- * how many.  NULL (got 0) when memory is exhausted. */
-void *mp__central_fetch(size_t cls, size_t n, size_t *got) ARENA__HIDDEN;
-/* Take back `count` objects linked from head to tail (NULL-terminated); tail
- * may be NULL when unknown. */
-void mp__central_release(size_t cls, void *head, void *tail, size_t count) ARENA__HIDDEN;
+/* Store up to n objects of class cls in out[0..n); returns how many (0 when
+ * memory is exhausted). */
+size_t mp__central_fetch(size_t cls, void **out, size_t n) ARENA__HIDDEN;
+/* Take back the n objects of class cls listed in objs[0..n). */
+void mp__central_release(size_t cls, void *const *objs, size_t n) ARENA__HIDDEN;
 /* Return every object held in transfer caches to its span (for trim). */
 void mp__central_drain(void) ARENA__HIDDEN;
 /* Objects out of central (handed to caches or users) and bytes cached in it. */
@@ -206,10 +212,15 @@ void mp__large_reinit_locks(void) ARENA__HIDDEN;
 
 /* ---- Thread cache (mp_thread_cache.c) ---- */
 
+/* A thread's cache of one class: a stack of pointers.  Why an array and not
+ * a list through the objects: a pop then reads no object memory (a list pop
+ * loads the next pointer from the object, a dependent cache miss when the
+ * objects were freed long ago or in random order), a push writes none, and a
+ * batch moves to or from the central level as one memcpy. */
 typedef struct mp_bin {
-    void *head;     /* free objects, linked through their first word */
-    uint32_t count; /* objects on head (stats read it: relaxed stores) */
-    uint32_t max;   /* flush above this; 0 = always take the slow path */
+    void **slots;   /* objects in slots[0 .. count); capacity >= max */
+    uint32_t count; /* objects held (stats read it: relaxed stores) */
+    uint32_t max;   /* push inline while count < max; 0 = always the slow path */
 } mp_bin_t;
 
 _Static_assert(sizeof(mp_bin_t) == 16, "mp__class_binoff holds class * 16");
@@ -217,6 +228,7 @@ _Static_assert(sizeof(mp_bin_t) == 16, "mp__class_binoff holds class * 16");
 typedef struct mp_tcache {
     mp_bin_t bins[MP_NUM_CLASSES]; /* bins[0] has max 0: "not small" */
     struct mp_tcache *next, *prev; /* registry of live caches */
+    void **store;                  /* every bin's slots, carved at creation */
     size_t dyn_bytes;              /* list limits granted above the static ones */
     uint8_t spilled[MP_NUM_CLASSES]; /* list has overflowed since the last flush */
 } mp_tcache_t;
@@ -263,22 +275,20 @@ void mp__debug_check_free(void *p) ARENA__HIDDEN;
 
 /* ---- Fast paths ---- */
 
-/* Budget: 18 instructions with the ret (callgrind), one unlikely branch, no
- * atomics: a table lookup (giving the list's byte offset, so no scaling), a
- * TLS load, a pop.  Sizes above 8 KiB take mp__alloc_big (still no lock
- * while the thread cache has objects).  Head and count are read before the
- * stores so the compiler need not reload them (p might alias the bin). */
+/* Budget: ~17 instructions with the ret, one unlikely branch, no atomics: a
+ * table lookup (giving the bin's byte offset, so no scaling), a TLS load, a
+ * pop from the bin's stack that reads no object memory.  Sizes above 8 KiB
+ * take mp__alloc_big (still no lock while the thread cache has objects). */
 MP__INLINE void *mp__alloc_inline(size_t size)
 {
     if (MP__UNLIKELY(size > MP_SMALL_INDEXED))
         return mp__alloc_big(size);
     size_t off = mp__class_binoff[(size + 15) >> 4];
     mp_bin_t *b = (mp_bin_t *)((char *)mp__tc->bins + off);
-    void *p = b->head;
     uint32_t n = b->count;
-    if (MP__UNLIKELY(p == NULL))
+    if (MP__UNLIKELY(n == 0))
         return mp__alloc_slow(off / sizeof(mp_bin_t));
-    b->head = *(void **)p;
+    void *p = b->slots[n - 1];
     MP__STORE(&b->count, n - 1);
 #if ARENAPOOL_DEBUG
     ((uintptr_t *)p)[1] = 0;
@@ -293,14 +303,12 @@ MP__INLINE void *mp__alloc_inline(size_t size)
 MP__INLINE void mp__free_class(void *p, size_t cls)
 {
     mp_bin_t *b = &mp__tc->bins[cls];
-    void *head = b->head;
     uint32_t n = b->count;
     if (MP__UNLIKELY(n >= b->max)) {
         mp__free_slow(p, cls);
         return;
     }
-    *(void **)p = head;
-    b->head = p;
+    b->slots[n] = p;
     MP__STORE(&b->count, n + 1);
 }
 

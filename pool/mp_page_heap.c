@@ -352,8 +352,6 @@ void mp__page_free(mp_span_t *s)
     pagemap_set_class(s->page, s->npages, 0);
     for (size_t i = 0; i < s->npages; i++)
         mp__pagemap_set(s->page + i, NULL);
-    s->free = NULL;
-    s->carve = s->end = NULL;
     s->used = s->nfree = 0;
     s->cls = 0;
     s->listed = 0;

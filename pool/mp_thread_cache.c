@@ -8,11 +8,13 @@
  * creates the real cache; no "initialised?" test on the fast path.  At thread
  * exit a pthread key destructor gives the cache back and points the thread at
  * a second empty cache ("dead"), whose slow paths go straight to the central
- * lists.  Lists trade whole batches with mp_central.c.  A list starts with a
- * limit of 2 (slow start: a class used once costs one or two objects, not a
- * batch of touched pages) that doubles up to the batch each time it runs dry
- * or overflows, then grows a batch at a time up to the class's limit; a list
- * that keeps running dry there grows further, from a per-thread budget.
+ * lists.  Each class's list is a stack of pointers in an array carved for
+ * the cache at creation (capacity: the most the list may ever grow to); lists
+ * trade objects with mp_central.c by memcpy.  A list starts with a limit of 2
+ * (slow start: a class used once costs one or two objects, not a batch) that
+ * doubles up to the batch each time it runs dry or overflows, then grows a
+ * batch at a time up to the class's limit; a list that keeps running dry
+ * there grows further, up to its capacity, from a per-thread budget.
  */
 #include "mp_internal.h"
 
@@ -24,9 +26,10 @@
  * static limit (as tcmalloc's do, up to 8192 objects), so a program that
  * frees a large burst and then allocates it again keeps it in its own cache
  * instead of trading every batch with the central lists; the bytes granted
- * above the static limits are capped per thread and given back on flush. */
-#define DYN_MAX_OBJS 8192u
-#define DYN_BUDGET ((size_t)2 << 20)
+ * above the static limits are capped per thread and given back on flush.
+ * The arrays are sized for that growth but only touched as far as used. */
+#define DYN_MAX_OBJS 4096u
+#define DYN_BUDGET ((size_t)1 << 20)
 
 static mp_tcache_t tc_empty; /* never written: all heads NULL, all max 0 */
 static mp_tcache_t tc_dead;  /* same, for threads past their destructor  */
@@ -38,6 +41,8 @@ static mp_tcache_t *reg_live; /* caches of running threads (for stats) */
 static mp_tcache_t *reg_free; /* caches of exited threads, for reuse   */
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static uint32_t bin_cap[MP_NUM_CLASSES];  /* capacity of each list's array */
+static size_t store_len;                   /* pointers in a cache's store    */
 static pthread_key_t tc_key;
 static int key_ok;
 static int atfork_state; /* 0 none, 1 registering, 2 done */
@@ -48,26 +53,18 @@ uintptr_t mp__cookie;
 
 /* ---- Flushing ---- */
 
-/* Move the first n objects of bin b to the central list of cls. */
+/* Move the n most recently pushed objects of bin b to the central level. */
 static void release_n(mp_bin_t *b, size_t cls, size_t n)
 {
-    void *head = b->head, *tail = head;
-    for (size_t i = 1; i < n; i++)
-        tail = *(void **)tail;
-    b->head = *(void **)tail;
-    *(void **)tail = NULL;
-    MP__STORE(&b->count, b->count - (uint32_t)n);
-    mp__central_release(cls, head, tail, n);
+    uint32_t left = b->count - (uint32_t)n;
+    MP__STORE(&b->count, left);
+    mp__central_release(cls, b->slots + left, n);
 }
 
 static void flush_cache(mp_tcache_t *tc)
 {
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         mp_bin_t *b = &tc->bins[cls];
-        size_t batch = mp__class_batch[cls];
-        /* Whole batches first: they land in the transfer cache in O(1). */
-        while (b->count >= batch)
-            release_n(b, cls, batch);
         if (b->count)
             release_n(b, cls, b->count);
         b->max = START_MAX;
@@ -106,6 +103,15 @@ static void tc_destructor(void *arg)
 static void global_init(void)
 {
     key_ok = pthread_key_create(&tc_key, tc_destructor) == 0;
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
+        size_t cap = DYN_BUDGET / mp__class_size[cls];
+        if (cap > DYN_MAX_OBJS)
+            cap = DYN_MAX_OBJS;
+        if (cap < mp__class_limit[cls])
+            cap = mp__class_limit[cls];
+        bin_cap[cls] = (uint32_t)cap;
+        store_len += cap;
+    }
 #if ARENAPOOL_DEBUG
     mp__cookie = (uintptr_t)arena__os_random();
 #endif
@@ -141,9 +147,21 @@ static mp_tcache_t *tc_create(void)
     pthread_mutex_unlock(&reg_lock);
     if (!tc && !(tc = mp__meta_alloc(sizeof *tc)))
         return NULL;
+    void **store = tc->store; /* a reused cache keeps its arrays */
     memset(tc, 0, sizeof *tc);
-    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
+    if (!store && !(store = mp__meta_alloc(store_len * sizeof *store))) {
+        pthread_mutex_lock(&reg_lock);
+        tc->next = reg_free;
+        reg_free = tc;
+        pthread_mutex_unlock(&reg_lock);
+        return NULL;
+    }
+    tc->store = store;
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
+        tc->bins[cls].slots = store;
         tc->bins[cls].max = START_MAX;
+        store += bin_cap[cls];
+    }
     pthread_mutex_lock(&reg_lock);
     tc->next = reg_live;
     if (reg_live)
@@ -178,7 +196,7 @@ static void grow_limit(mp_bin_t *b, size_t cls)
 static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
 {
     uint32_t lim = mp__class_limit[cls], batch = mp__class_batch[cls];
-    if (!tc->spilled[cls] || b->max < lim || b->max >= DYN_MAX_OBJS)
+    if (!tc->spilled[cls] || b->max < lim || b->max + batch > bin_cap[cls])
         return;
     size_t cost = (size_t)batch * mp__class_size[cls];
     if (tc->dyn_bytes + cost > DYN_BUDGET)
@@ -190,20 +208,18 @@ static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
 MP__NOINLINE void *mp__alloc_slow(size_t cls)
 {
     mp_tcache_t *tc = mp__tc;
-    size_t got;
+    void *p = NULL;
     if (tc == &tc_empty && !(tc = tc_create()))
         tc = &tc_dead;
     if (tc == &tc_dead) {
-        void *p = mp__central_fetch(cls, 1, &got);
-        if (!p)
+        if (mp__central_fetch(cls, &p, 1) == 0)
             errno = ENOMEM;
         return p;
     }
     mp_bin_t *b = &tc->bins[cls];
-    void *p = b->head;
-    if (p) { /* a fresh cache may have been filled by a recursive call */
-        b->head = *(void **)p;
+    if (b->count) { /* a fresh cache may have been filled by a recursive call */
         MP__STORE(&b->count, b->count - 1);
+        p = b->slots[b->count];
         goto out;
     }
     /* Demand adapts the batch: a list that keeps running dry fetches more.
@@ -214,12 +230,12 @@ MP__NOINLINE void *mp__alloc_slow(size_t cls)
     size_t n = b->max < batch ? b->max
                : !tc->spilled[cls] || b->max / 2 <= batch ? batch
                                                            : (b->max / 2 / batch) * batch;
-    p = mp__central_fetch(cls, n, &got);
-    if (!p) {
+    size_t got = mp__central_fetch(cls, b->slots, n);
+    if (got == 0) {
         errno = ENOMEM;
         return NULL;
     }
-    b->head = *(void **)p;
+    p = b->slots[got - 1];
     MP__STORE(&b->count, (uint32_t)(got - 1));
     grow_dynamic(tc, b, cls);
     grow_limit(b, cls);
@@ -240,26 +256,28 @@ MP__NOINLINE void mp__free_slow(void *p, size_t cls)
     if (tc == &tc_empty && !(tc = tc_create()))
         tc = &tc_dead;
     if (tc == &tc_dead) {
-        *(void **)p = NULL;
-        mp__central_release(cls, p, p, 1);
+        mp__central_release(cls, &p, 1);
         return;
     }
     mp_bin_t *b = &tc->bins[cls];
-    *(void **)p = b->head;
-    b->head = p;
-    MP__STORE(&b->count, b->count + 1);
-    if (b->count > b->max) {
-        /* Why overflow grows the limit only up to a batch (slow start): past
-         * that, a list that keeps overflowing belongs to a thread that frees
-         * more than it allocates (a consumer of another thread's blocks); a
-         * longer list would only park memory that the allocating thread then
-         * has to carve afresh.  Running dry grows it (mp__alloc_slow). */
-        size_t batch = mp__class_batch[cls];
-        release_n(b, cls, b->count > batch ? batch : (b->count + 1) / 2);
-        if (b->max < batch)
-            grow_limit(b, cls);
-        tc->spilled[cls] = 1;
+    if (b->count < b->max) { /* a fresh cache: the fast path saw max 0 */
+        b->slots[b->count] = p;
+        MP__STORE(&b->count, b->count + 1);
+        return;
     }
+    /* Why overflow grows the limit only up to a batch (slow start): past
+     * that, a list that keeps overflowing belongs to a thread that frees
+     * more than it allocates (a consumer of another thread's blocks); a
+     * longer list would only park memory that the allocating thread then
+     * has to carve afresh.  Running dry grows it (mp__alloc_slow). */
+    size_t batch = mp__class_batch[cls];
+    size_t held = (size_t)b->count + 1;
+    release_n(b, cls, held > batch ? batch : held / 2);
+    b->slots[b->count] = p;
+    MP__STORE(&b->count, b->count + 1);
+    if (b->max < batch)
+        grow_limit(b, cls);
+    tc->spilled[cls] = 1;
 }
 
 /* ---- Stats ---- */
