@@ -62,6 +62,72 @@ Test(mp, class_table_rounds_up_with_bounded_waste)
         cr_assert_eq(mp__class_binoff[i], mp__class_index[i] * sizeof(mp_bin_t), "bin offset of index %zu", i);
 }
 
+Test(mp, every_span_fits_its_free_bitmap)
+{
+    size_t most = 0;
+    for (size_t c = 1; c < MP_NUM_CLASSES; c++) {
+        size_t n = (size_t)mp__class_pages[c] * MP_PAGE_SIZE / mp__class_size[c];
+        cr_assert(n >= 1 && n <= MP_SPAN_MAX_OBJS, "class %zu: %zu objects per span", c, n);
+        if (n > most)
+            most = n;
+    }
+    cr_assert_eq(most, MP_SPAN_MAX_OBJS, "the bitmap is no larger than the fullest span needs");
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* n blocks of `size`: sorted, they must not overlap, and each keeps its fill. */
+static void check_disjoint(void **p, size_t n, size_t size)
+{
+    void **s = malloc(n * sizeof *s);
+    cr_assert(s);
+    memcpy(s, p, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_ptr);
+    for (size_t i = 1; i < n; i++)
+        cr_assert((uintptr_t)s[i] - (uintptr_t)s[i - 1] >= size, "blocks of %zu bytes overlap: %p %p", size,
+                  s[i - 1], s[i]);
+    free(s);
+}
+
+/* Spans take objects back by index (a multiply by the class's reciprocal)
+ * and hand them out from a bitmap: in every class, fill three spans' worth,
+ * free in a scrambled order through a flush (so objects reach their spans),
+ * and allocate them all again: no block may be handed out twice or lost. */
+Test(mp, every_class_gives_back_each_object_once_after_scrambled_frees, .timeout = 60)
+{
+    mp_stats_t before, after;
+    mp_thread_flush();
+    mp_trim();
+    mp_stats(&before);
+    for (size_t c = 1; c < MP_NUM_CLASSES; c += 3) {
+        size_t size = mp__class_size[c];
+        size_t n = 3 * ((size_t)mp__class_pages[c] * MP_PAGE_SIZE / size) + 5;
+        void **p = malloc(n * sizeof *p);
+        cr_assert(p);
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = 0; i < n; i++) {
+                p[i] = mp_alloc(size);
+                cr_assert(p[i] && mp__class_at(p[i]) == c, "class %zu", c);
+                memset(p[i], (int)(i & 0xFF), 16);
+            }
+            check_disjoint(p, n, size);
+            for (size_t i = 0; i < n; i++)
+                cr_assert(((unsigned char *)p[i])[15] == (unsigned char)(i & 0xFF));
+            for (size_t i = 0; i < n; i++) /* odd ones upwards, then even ones downwards */
+                mp_free(p[i < n / 2 ? 2 * i + 1 : 2 * (n - 1 - i)]);
+            mp_thread_flush();
+        }
+        free(p);
+    }
+    mp_trim();
+    mp_stats(&after);
+    cr_assert_eq(after.in_use, before.in_use, "every block came back: %zu vs %zu", after.in_use, before.in_use);
+}
+
 /* ---- mp_alloc ---- */
 
 Test(mp, alloc_zero_gives_unique_pointers)
