@@ -57,6 +57,13 @@ int arena__os_unmap(void *p, size_t size) ARENA__HIDDEN;
  * stays mapped and reads back as zero; RSS falls.  Page aligned.  0 or errno. */
 int arena__os_decommit(void *p, size_t size) ARENA__HIDDEN;
 
+/* Pre-fault [p, p+size) for writing in one call (MADV_POPULATE_WRITE), so
+ * the pages a caller is about to use do not fault one by one.  A hint: the
+ * contents never change; 0 or errno (EINVAL on kernels before Linux 5.14, or
+ * for p == NULL / size == 0), and on failure the pages simply fault on first
+ * touch as before.  Page aligned, inside a read-write mapping. */
+int arena__os_populate(void *p, size_t size) ARENA__HIDDEN;
+
 /* Make [p, p+size) inaccessible (guard page); page aligned.  0 or errno. */
 int arena__os_protect_none(void *p, size_t size) ARENA__HIDDEN;
 

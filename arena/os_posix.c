@@ -22,6 +22,11 @@
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS MAP_ANON
 #endif
+/* Linux >= 5.14; older headers lack it, older kernels answer EINVAL.  Only
+ * on Linux: another system may give advice 23 a different meaning. */
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
 
 static _Atomic size_t page_size_cache;
 
@@ -128,6 +133,23 @@ int arena__os_decommit(void *p, size_t size)
     int err = errno;
     errno = saved;
     return rc == 0 ? 0 : err;
+}
+
+int arena__os_populate(void *p, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (p == NULL || size == 0)
+        return EINVAL;
+    int saved = errno;
+    int rc = madvise(p, size, MADV_POPULATE_WRITE);
+    int err = errno;
+    errno = saved;
+    return rc == 0 ? 0 : err;
+#else
+    (void)p;
+    (void)size;
+    return EINVAL;
+#endif
 }
 
 static int protect(void *p, size_t size, int prot)

@@ -103,7 +103,8 @@ typedef struct mp_span {
     uint32_t nfree;              /* small: objects whose bit is set in `avail`  */
     uint8_t cls;                 /* small: size class                           */
     uint8_t state;               /* MP_SPAN_*                                   */
-    uint8_t committed;           /* free: pages are backed (not madvised away)  */
+    uint8_t committed;           /* free: 1 touched (resident), 2 fresh (never
+                                  * handed out), 0 decommitted (madvised away)  */
     uint8_t listed;              /* small: on its central's list                */
     uint64_t stamp;              /* free/cached: when it became idle (ms)       */
     void *user;                  /* large: the pointer handed out               */

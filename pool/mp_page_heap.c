@@ -5,10 +5,12 @@
  * Invariants: every page of a small span maps (page map) to its span and
  * class; a free span maps only its first and last page, so a span being freed
  * finds free neighbours in O(1) and coalesces with them.  Free spans are kept
- * in per-length lists, separately for committed and decommitted (madvised)
- * memory; the two kinds never merge, so "committed" is exact per span and a
- * reused committed span never page-faults.  Called by mp_central.c (spans for
- * size classes) under a central lock; takes only its own locks.
+ * in per-length lists, separately for each commit state: touched (resident),
+ * fresh (mapped by grow, never handed out) and decommitted (madvised); the
+ * kinds never merge, so the state is exact per span: a reused touched span
+ * never page-faults, and only the other two are pre-faulted when handed out.
+ * Called by mp_central.c (spans for size classes) under a central lock; takes
+ * only its own locks.
  */
 #include "mp_internal.h"
 
@@ -153,9 +155,14 @@ uint64_t mp__now_ms(void)
 /* Test seam: added to the clock, so tests can age idle memory without sleeping. */
 uint64_t mp__clock_skew_ms;
 
+/* Commit states of a free span (mp_span_t.committed).  Fresh and decommitted
+ * pages are both unbacked; they differ only in accounting: fresh bytes are
+ * still counted in mp__stat_mapped, decommitted ones were subtracted. */
+enum { SPAN_DECOMMITTED = 0, SPAN_TOUCHED = 1, SPAN_FRESH = 2 };
+
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
-static mp_span_t *free_lists[2][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
-static size_t free_committed; /* bytes in committed free spans */
+static mp_span_t *free_lists[3][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
+static size_t free_committed; /* bytes in touched (resident) free spans */
 static uint64_t last_decay;
 
 static mp_span_t **list_for(const mp_span_t *s)
@@ -226,19 +233,20 @@ static size_t decommit(mp_span_t *s)
     list_remove(list_for(s), s);
     free_committed -= bytes;
     MP__SUB(&mp__stat_mapped, bytes);
-    s->committed = 0;
+    s->committed = SPAN_DECOMMITTED;
     heap_insert(s);
     return bytes;
 }
 
-/* Decommit committed free spans idle since before `older_than` (ms), longest
- * lists first, until at most `keep` bytes stay committed. */
+/* Decommit touched free spans idle since before `older_than` (ms), longest
+ * lists first, until at most `keep` bytes stay committed.  Fresh spans hold
+ * no resident page: nothing to give back. */
 static size_t release(uint64_t older_than, size_t keep)
 {
     size_t released = 0;
     for (size_t b = 0; b <= MP_BUCKETS && free_committed > keep; b++) {
         size_t bucket = b == 0 ? 0 : MP_BUCKETS + 1 - b; /* longest first */
-        mp_span_t *s = free_lists[1][bucket];
+        mp_span_t *s = free_lists[SPAN_TOUCHED][bucket];
         while (s && free_committed > keep) {
             mp_span_t *next = s->next;
             if (s->stamp <= older_than)
@@ -260,9 +268,15 @@ static void maybe_release(void)
     }
 }
 
+/* Why this order: a touched span is resident, so reusing it costs no fault
+ * and keeps RSS flat.  Fresh and decommitted pages cost the same to fault
+ * in, but fresh ones are already counted as held, while taking a decommitted
+ * span would hold again what was given back. */
 static mp_span_t *find_free(size_t n)
 {
-    for (int c = 1; c >= 0; c--) {
+    static const uint8_t order[3] = {SPAN_TOUCHED, SPAN_FRESH, SPAN_DECOMMITTED};
+    for (size_t k = 0; k < 3; k++) {
+        size_t c = order[k];
         for (size_t b = n; b <= MP_BUCKETS; b++)
             if (free_lists[c][b])
                 return free_lists[c][b];
@@ -293,9 +307,8 @@ static int grow(size_t n)
     MP__ADD(&mp__stat_mapped, bytes);
     s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
     s->npages = pages;
-    s->committed = 1;
+    s->committed = SPAN_FRESH;
     s->stamp = mp__now_ms();
-    free_committed += bytes;
     heap_insert(s);
     return 0;
 }
@@ -332,17 +345,30 @@ mp_span_t *mp__page_alloc(size_t n, size_t cls)
         list_remove(list_for(s), s);
     }
     size_t bytes = n << MP_PAGE_SHIFT;
-    if (s->committed)
+    uint8_t was = s->committed;
+    if (was == SPAN_TOUCHED)
         free_committed -= bytes;
-    else
+    else if (was == SPAN_DECOMMITTED)
         MP__ADD(&mp__stat_mapped, bytes); /* touched again: counts as held */
-    s->committed = 1;
+    s->committed = SPAN_TOUCHED;
     MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
     s->cls = (uint8_t)cls;
     for (size_t i = 0; i < n; i++)
         mp__pagemap_set(s->page + i, s);
     pagemap_set_class(s->page, n, cls);
     pthread_mutex_unlock(&heap_lock);
+    /* Why pre-fault: central carves objects from the span in address order,
+     * writing each one's first word, so the pages of a new span are about to
+     * be written, and one madvise costs far less than a fault per 4 KiB page
+     * (~11 us each on a paravirtualised guest, where the faults dominated the
+     * first round of an allocation burst).  Only unbacked spans: a touched
+     * span is resident already, and a syscall on each reuse would slow the
+     * steady state.  Outside heap_lock: the span is ours now and the call
+     * takes time.  A hint: when it fails (EINVAL before Linux 5.14) the pages
+     * fault one by one as before.  Large blocks (mp_large.c) are never
+     * pre-faulted: a program may map a big buffer and touch little of it. */
+    if (was != SPAN_TOUCHED)
+        (void)arena__os_populate((void *)(s->page << MP_PAGE_SHIFT), bytes);
     return s;
 }
 
@@ -355,7 +381,7 @@ void mp__page_free(mp_span_t *s)
     s->used = s->nfree = 0;
     s->cls = 0;
     s->listed = 0;
-    s->committed = 1;
+    s->committed = SPAN_TOUCHED;
     s->stamp = mp__now_ms();
     free_committed += s->npages << MP_PAGE_SHIFT;
     heap_insert(s);

@@ -1,0 +1,279 @@
+/*
+ * test_mp_heap.c - the memory pool's page heap and the OS calls under it:
+ * arena__os_populate (pre-faulting, contents kept, bad input), spans handed
+ * out fresh or after a decommit being resident at once, trim giving back only
+ * touched spans, and mp_stats staying exact across fresh spans, trims and
+ * reuse of decommitted spans.
+ */
+#include <criterion/criterion.h>
+
+#include "mp.h"
+#include "mp_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define KiB ((size_t)1024)
+#define MiB ((size_t)1024 * 1024)
+
+/* Pages of [p, p+n) that are resident (mincore), p page aligned. */
+static size_t resident_pages(void *p, size_t n)
+{
+    size_t ps = arena__os_page_size();
+    size_t pages = (n + ps - 1) / ps;
+    unsigned char *vec = calloc(pages, 1);
+    cr_assert(vec);
+    cr_assert_eq(mincore(p, n, vec), 0, "mincore: errno %d", errno);
+    size_t in = 0;
+    for (size_t i = 0; i < pages; i++)
+        in += vec[i] & 1;
+    free(vec);
+    return in;
+}
+
+/* Does this kernel pre-fault (Linux >= 5.14)?  Asked on a scratch mapping. */
+static int populate_works(void)
+{
+    size_t n = 4 * arena__os_page_size();
+    void *m;
+    cr_assert_eq(arena__os_map(n, &m), 0);
+    int rc = arena__os_populate(m, n);
+    cr_assert(rc == 0 || rc == EINVAL, "populate: %d", rc);
+    arena__os_unmap(m, n);
+    return rc == 0;
+}
+
+/* ---- arena__os_populate ---- */
+
+Test(mp_heap, os_populate_leaves_a_fresh_mapping_zero_and_writable)
+{
+    size_t ps = arena__os_page_size();
+    size_t n = 64 * ps;
+    unsigned char *m;
+    cr_assert_eq(arena__os_map(n, (void **)&m), 0);
+    errno = 12345;
+    int rc = arena__os_populate(m, n);
+    cr_assert_eq(errno, 12345, "errno is left alone");
+    cr_assert(rc == 0 || rc == EINVAL, "0, or EINVAL on a kernel without it: got %d", rc);
+    if (rc == 0)
+        cr_assert_eq(resident_pages(m, n), 64, "every page was faulted in by the one call");
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(m[i], 0, "byte %zu reads zero", i);
+    memset(m, 0xA5, n);
+    for (size_t i = 0; i < n; i += 97)
+        cr_assert_eq(m[i], 0xA5);
+    cr_assert_eq(arena__os_unmap(m, n), 0);
+}
+
+Test(mp_heap, os_populate_never_changes_contents)
+{
+    size_t ps = arena__os_page_size();
+    size_t n = 16 * ps;
+    unsigned char *m;
+    cr_assert_eq(arena__os_map(n, (void **)&m), 0);
+    /* Half the pages touched, half not: both must read as before. */
+    for (size_t i = 0; i < n / 2; i++)
+        m[i] = (unsigned char)(i * 31 + 7);
+    int rc = arena__os_populate(m, n);
+    cr_assert(rc == 0 || rc == EINVAL, "populate: %d", rc);
+    for (size_t i = 0; i < n / 2; i++)
+        cr_assert_eq(m[i], (unsigned char)(i * 31 + 7), "byte %zu kept", i);
+    for (size_t i = n / 2; i < n; i++)
+        cr_assert_eq(m[i], 0, "untouched byte %zu still zero", i);
+    cr_assert_eq(arena__os_unmap(m, n), 0);
+}
+
+Test(mp_heap, os_populate_refuses_null_and_zero_size)
+{
+    size_t ps = arena__os_page_size();
+    void *m;
+    cr_assert_eq(arena__os_map(ps, &m), 0);
+    errno = 0;
+    cr_assert_eq(arena__os_populate(NULL, ps), EINVAL);
+    cr_assert_eq(arena__os_populate(m, 0), EINVAL);
+    cr_assert_eq(arena__os_populate(NULL, 0), EINVAL);
+    cr_assert_eq(errno, 0, "errno is left alone");
+    cr_assert_eq(arena__os_unmap(m, ps), 0);
+}
+
+/* ---- Spans: pre-faulted when unbacked ---- */
+
+/* A 200 KiB block is a span of its own whose carving writes only its first
+ * word: without the pre-fault only its first page would be resident. */
+Test(mp_heap, unbacked_spans_are_resident_when_handed_out)
+{
+    int works = populate_works();
+    size_t n = 200 * KiB;
+    size_t cls = mp__class_of(n);
+    size_t span = (size_t)mp__class_pages[cls] * MP_PAGE_SIZE;
+    size_t pages = span / arena__os_page_size();
+
+    char *p = mp_alloc(n);
+    cr_assert(p);
+    cr_assert_eq((uintptr_t)p % MP_PAGE_SIZE, 0, "one object per span: at the span's start");
+    if (works)
+        cr_assert_eq(resident_pages(p, span), pages, "a span from a fresh mapping is pre-faulted");
+    memset(p, 3, n);
+    mp_free(p);
+    cr_assert_geq(mp_trim(), span, "its span was decommitted");
+    cr_assert_lt(resident_pages(p, span), pages, "decommitted pages left RSS");
+
+    /* Every fresh span that fits was taken by the allocation above only if it
+     * came first; take spans until the decommitted one is handed out again. */
+    char *q[64];
+    size_t k = 0, found = SIZE_MAX;
+    while (k < 64 && found == SIZE_MAX) {
+        q[k] = mp_alloc(n);
+        cr_assert(q[k]);
+        if (q[k] == p)
+            found = k;
+        k++;
+    }
+    cr_assert_neq(found, SIZE_MAX, "the decommitted span was reused");
+    if (works)
+        cr_assert_eq(resident_pages(p, span), pages, "a reused decommitted span is pre-faulted");
+    for (size_t i = 0; i < k; i++)
+        mp_free(q[i]);
+}
+
+/* ---- Trim and stats ---- */
+
+/* Trim gives back touched spans only: the fresh rest of a mapping holds no
+ * resident page, so it is neither madvised nor subtracted from mapped. */
+Test(mp_heap, trim_gives_back_only_touched_spans)
+{
+    mp_trim();
+    mp_stats_t s0, s1;
+    mp_stats(&s0);
+    void *p = mp_alloc(32);
+    cr_assert(p);
+    memset(p, 1, 32);
+    mp_free(p);
+    size_t released = mp_trim();
+    size_t span = (size_t)mp__class_pages[mp__class_of(32)] * MP_PAGE_SIZE;
+    cr_assert_eq(released, span, "released %zu: the one span handed out, not the fresh rest",
+                 released);
+    mp_stats(&s1);
+    cr_assert_eq(s1.in_use, 0);
+    cr_assert_eq(s1.cached, 0);
+    cr_assert_geq(s1.mapped, s0.mapped);
+    if (s0.mapped == 0) /* this process's first span: a 2 MiB mapping, still held */
+        cr_assert_geq(s1.mapped, 2 * MiB - span, "fresh pages count as mapped (%zu)", s1.mapped);
+}
+
+static void *blocks[100000];
+
+static void alloc_blocks(size_t n, size_t size)
+{
+    for (size_t i = 0; i < n; i++) {
+        blocks[i] = mp_alloc(size);
+        cr_assert(blocks[i]);
+        memset(blocks[i], (int)(i & 0xFF), size);
+    }
+}
+
+static void free_blocks(size_t n, size_t size)
+{
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *b = blocks[i];
+        cr_assert(b[0] == (i & 0xFF) && b[size - 1] == (i & 0xFF), "block %zu intact", i);
+        mp_free(blocks[i]);
+    }
+}
+
+/* Many 32-byte blocks carve fresh spans, counted once in mapped; after free
+ * and trim the counters come back exactly, and a second round over the
+ * decommitted spans maps nothing new. */
+Test(mp_heap, stats_stay_exact_across_fresh_spans_trim_and_reuse)
+{
+    const size_t n = sizeof blocks / sizeof blocks[0];
+    mp_stats_t st0, peak1, trim1, peak2, trim2;
+    mp_stats(&st0);
+
+    alloc_blocks(n, 32);
+    mp_stats(&peak1);
+    cr_assert_eq(peak1.in_use, st0.in_use + n * 32);
+    cr_assert_geq(peak1.mapped, peak1.in_use + peak1.cached);
+    cr_assert_geq(peak1.mapped, st0.mapped + n * 32);
+    /* Counted once: the blocks, one 2 MiB mapping's unused rest, metadata. */
+    cr_assert_leq(peak1.mapped, st0.mapped + n * 32 + 2 * MiB + 512 * KiB, "mapped %zu",
+                  peak1.mapped);
+    free_blocks(n, 32);
+    size_t released = mp_trim();
+    mp_stats(&trim1);
+    cr_assert_eq(trim1.in_use, st0.in_use);
+    cr_assert_eq(trim1.cached, 0);
+    cr_assert_geq(released, n * 32, "the touched spans went back");
+    cr_assert_eq(trim1.mapped, peak1.mapped - released, "mapped %zu, peak %zu, released %zu",
+                 trim1.mapped, peak1.mapped, released);
+
+    alloc_blocks(n, 32);
+    mp_stats(&peak2);
+    cr_assert_eq(peak2.in_use, peak1.in_use);
+    cr_assert_leq(peak2.mapped, peak1.mapped, "decommitted spans reused, nothing new mapped");
+    cr_assert_geq(peak2.mapped, peak2.in_use + peak2.cached);
+    free_blocks(n, 32);
+    size_t released2 = mp_trim();
+    mp_stats(&trim2);
+    cr_assert_eq(trim2.in_use, st0.in_use);
+    cr_assert_eq(trim2.mapped, peak2.mapped - released2);
+    /* Lower only by the fresh pages the second round touched (fresh spans
+     * come before decommitted ones), which trim then gave back. */
+    cr_assert_leq(trim2.mapped, trim1.mapped);
+    cr_assert_geq(trim2.mapped + 2 * MiB, trim1.mapped, "mapped %zu after the second trim, %zu after the first",
+                  trim2.mapped, trim1.mapped);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Index of the first byte of b[0, n) differing from want(i), or n. */
+static size_t first_bad(const unsigned char *b, size_t n, size_t seed, int zero)
+{
+    for (size_t j = 0; j < n; j++)
+        if (b[j] != (zero ? 0 : (unsigned char)(seed * 13 + j)))
+            return j;
+    return n;
+}
+
+/* Spans decommitted by trim and handed out again (pre-faulted) give mp_calloc
+ * zeroed blocks, and what is written to them stays. */
+Test(mp_heap, calloc_on_spans_reused_after_trim_is_zeroed_and_keeps_data)
+{
+    const size_t n = 6000, size = 1000;
+    void **old = malloc(n * sizeof *old);
+    cr_assert(old);
+    alloc_blocks(n, size); /* ~6 MiB: several 2 MiB mappings, all touched */
+    memcpy(old, blocks, n * sizeof *old);
+    qsort(old, n, sizeof *old, cmp_ptr);
+    mp_stats_t peak, again;
+    mp_stats(&peak);
+    free_blocks(n, size);
+    cr_assert_gt(mp_trim(), 5 * MiB);
+
+    size_t reused = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *b = mp_calloc(1, size);
+        cr_assert(b);
+        cr_assert_eq(first_bad(b, size, i, 1), size, "block %zu zeroed", i);
+        for (size_t j = 0; j < size; j++)
+            b[j] = (unsigned char)(i * 13 + j);
+        blocks[i] = b;
+        void *key = b;
+        reused += bsearch(&key, old, n, sizeof *old, cmp_ptr) != NULL;
+    }
+    mp_stats(&again);
+    cr_assert_gt(reused, n / 2, "only %zu of %zu blocks on decommitted spans", reused, n);
+    cr_assert_leq(again.mapped, peak.mapped, "no new mapping for the second round");
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(first_bad(blocks[i], size, i, 0), size, "block %zu intact", i);
+        mp_free(blocks[i]);
+    }
+    free(old);
+}
