@@ -231,7 +231,8 @@ static size_t decommit(mp_span_t *s)
     if (arena__os_decommit((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
         return 0;
     list_remove(list_for(s), s);
-    free_committed -= bytes;
+    if (s->committed == SPAN_TOUCHED)
+        free_committed -= bytes;
     MP__SUB(&mp__stat_mapped, bytes);
     s->committed = SPAN_DECOMMITTED;
     heap_insert(s);
@@ -240,7 +241,7 @@ static size_t decommit(mp_span_t *s)
 
 /* Decommit touched free spans idle since before `older_than` (ms), longest
  * lists first, until at most `keep` bytes stay committed.  Fresh spans hold
- * no resident page: nothing to give back. */
+ * no resident page: nothing to give back (only mp__page_trim takes them). */
 static size_t release(uint64_t older_than, size_t keep)
 {
     size_t released = 0;
@@ -393,6 +394,20 @@ size_t mp__page_trim(void)
 {
     pthread_mutex_lock(&heap_lock);
     size_t released = release(UINT64_MAX, 0);
+    /* Why fresh spans too, which the decay leaves alone: mp_trim gives back
+     * everything free, so that afterwards mapped counts only what is in use
+     * (and metadata), as it always has.  The madvise finds no resident page
+     * to drop (a huge page, if any, would go too); the span is pre-faulted
+     * when handed out, as it would have been while fresh. */
+    for (size_t b = 0; b <= MP_BUCKETS; b++) {
+        mp_span_t *s;
+        while ((s = free_lists[SPAN_FRESH][b]) != NULL) {
+            size_t bytes = decommit(s);
+            if (bytes == 0)
+                break; /* the OS refused: keep it fresh */
+            released += bytes;
+        }
+    }
     pthread_mutex_unlock(&heap_lock);
     return released;
 }
