@@ -64,6 +64,12 @@ int arena__os_decommit(void *p, size_t size) ARENA__HIDDEN;
  * touch as before.  Page aligned, inside a read-write mapping. */
 int arena__os_populate(void *p, size_t size) ARENA__HIDDEN;
 
+/* Ask for transparent huge pages on [p, p+size) (MADV_HUGEPAGE): a first
+ * touch then faults in a whole 2 MiB page where the range covers one.  A
+ * hint: 0 or errno (EINVAL where unsupported or for p == NULL / size == 0).
+ * Page aligned, inside a read-write mapping. */
+int arena__os_hugepage(void *p, size_t size) ARENA__HIDDEN;
+
 /* Make [p, p+size) inaccessible (guard page); page aligned.  0 or errno. */
 int arena__os_protect_none(void *p, size_t size) ARENA__HIDDEN;
 

@@ -152,6 +152,23 @@ int arena__os_populate(void *p, size_t size)
 #endif
 }
 
+int arena__os_hugepage(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    if (p == NULL || size == 0)
+        return EINVAL;
+    int saved = errno;
+    int rc = madvise(p, size, MADV_HUGEPAGE);
+    int err = errno;
+    errno = saved;
+    return rc == 0 ? 0 : err;
+#else
+    (void)p;
+    (void)size;
+    return EINVAL;
+#endif
+}
+
 static int protect(void *p, size_t size, int prot)
 {
     int saved = errno;

@@ -15,6 +15,8 @@
 #include "mp_internal.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -149,6 +151,8 @@ uint64_t mp__now_ms(void)
  * and never more than MP_RETAIN_BYTES stay committed. */
 #define MP_BUCKETS 128
 #define MP_GROW_PAGES ((size_t)256)
+#define MP_HUGE_SIZE ((size_t)2 << 20)
+#define MP_POPULATE_MIN_OBJS 8
 #define MP_RETAIN_BYTES ((size_t)64 << 20)
 #define MP_DECAY_MS 250u
 
@@ -291,13 +295,43 @@ static mp_span_t *find_free(size_t n)
     return NULL;
 }
 
+/* Why huge pages, and only past a threshold: a first touch of a 4 KiB page
+ * costs a fault (~11 us on a paravirtualised guest, ~1 us on bare metal), and
+ * a heap that grows by megabytes spends most of its time there; a 2 MiB
+ * transparent huge page costs one fault.  But a huge page is resident as a
+ * whole, so the region a heap is growing into can hold up to 2 MiB more than
+ * it uses: asked for only once the heap has mapped MP_THP_AFTER bytes, the
+ * cost stays under a quarter of the heap (and falls as it grows), and small
+ * programs keep 4 KiB pages.  ARENAPOOL_THP=0 in the environment turns it
+ * off, ARENAPOOL_THP=1 asks for it from the first region. */
+#define MP_THP_AFTER ((size_t)8 << 20)
+
+static size_t heap_grown;  /* bytes grow() has mapped, never decreases */
+static size_t thp_after;   /* 0 until read; SIZE_MAX = never */
+
+static size_t thp_threshold(void)
+{
+    if (thp_after == 0) {
+        const char *e = getenv("ARENAPOOL_THP"); /* reads environ: never allocates */
+        thp_after = e && e[0] == '0' ? SIZE_MAX : e && e[0] == '1' ? 1 : MP_THP_AFTER;
+    }
+    return thp_after;
+}
+
 static int grow(size_t n)
 {
     size_t pages = n > MP_GROW_PAGES ? n : MP_GROW_PAGES;
     size_t bytes = pages << MP_PAGE_SHIFT;
     void *mem;
-    if (arena__os_map_aligned(bytes, MP_PAGE_SIZE, &mem) != 0)
+    /* Aligned to 2 MiB (grow regions are whole multiples of it), so that a
+     * region is made of whole huge pages when they are asked for. */
+    _Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_HUGE_SIZE == 0, "regions hold whole huge pages");
+    if (bytes % MP_HUGE_SIZE == 0 ? arena__os_map_aligned(bytes, MP_HUGE_SIZE, &mem) != 0
+                                  : arena__os_map_aligned(bytes, MP_PAGE_SIZE, &mem) != 0)
         return ENOMEM;
+    heap_grown += bytes;
+    if (heap_grown > thp_threshold())
+        (void)arena__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
     mp_span_t *s = mp__span_new();
     if (!s || mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
         if (s)
@@ -358,17 +392,18 @@ mp_span_t *mp__page_alloc(size_t n, size_t cls)
         mp__pagemap_set(s->page + i, s);
     pagemap_set_class(s->page, n, cls);
     pthread_mutex_unlock(&heap_lock);
-    /* Why pre-fault: central carves objects from the span in address order,
-     * writing each one's first word, so the pages of a new span are about to
-     * be written, and one madvise costs far less than a fault per 4 KiB page
+    /* Why pre-fault: a span of a small class is handed out in address order
+     * and its objects are about to be written by their users, and one
+     * madvise costs far less than a fault per 4 KiB page
      * (~11 us each on a paravirtualised guest, where the faults dominated the
      * first round of an allocation burst).  Only unbacked spans: a touched
      * span is resident already, and a syscall on each reuse would slow the
      * steady state.  Outside heap_lock: the span is ours now and the call
      * takes time.  A hint: when it fails (EINVAL before Linux 5.14) the pages
      * fault one by one as before.  Large blocks (mp_large.c) are never
-     * pre-faulted: a program may map a big buffer and touch little of it. */
-    if (was != SPAN_TOUCHED)
+     * pre-faulted, nor spans of fewer than MP_POPULATE_MIN_OBJS objects: a
+     * program may map a big buffer and touch little of it. */
+    if (was != SPAN_TOUCHED && bytes / mp__class_size[cls] >= MP_POPULATE_MIN_OBJS)
         (void)arena__os_populate((void *)(s->page << MP_PAGE_SHIFT), bytes);
     return s;
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -101,42 +102,63 @@ Test(mp_heap, os_populate_refuses_null_and_zero_size)
 
 /* ---- Spans: pre-faulted when unbacked ---- */
 
-/* A 200 KiB block is a span of its own whose carving writes only its first
- * word: without the pre-fault only its first page would be resident. */
+/* Bounds of the span holding p. */
+static void span_range(const void *p, char **lo, size_t *len)
+{
+    mp_span_t *s = mp__span_at(p);
+    cr_assert(s && s->state == MP_SPAN_SMALL);
+    *lo = (char *)(s->page << MP_PAGE_SHIFT);
+    *len = s->npages << MP_PAGE_SHIFT;
+}
+
+/* 4 KiB blocks: sixteen to a span, so a span from a fresh mapping is
+ * pre-faulted whole when handed out (nothing has touched it yet). */
 Test(mp_heap, unbacked_spans_are_resident_when_handed_out)
 {
     int works = populate_works();
-    size_t n = 200 * KiB;
-    size_t cls = mp__class_of(n);
-    size_t span = (size_t)mp__class_pages[cls] * MP_PAGE_SIZE;
-    size_t pages = span / arena__os_page_size();
-
-    char *p = mp_alloc(n);
+    size_t n = 4 * KiB, ps = arena__os_page_size();
+    char *p = mp_alloc(n), *lo;
+    size_t span;
     cr_assert(p);
-    cr_assert_eq((uintptr_t)p % MP_PAGE_SIZE, 0, "one object per span: at the span's start");
+    span_range(p, &lo, &span);
+    cr_assert_geq(span / n, 8, "a class that is pre-faulted");
     if (works)
-        cr_assert_eq(resident_pages(p, span), pages, "a span from a fresh mapping is pre-faulted");
+        cr_assert_eq(resident_pages(lo, span), span / ps, "a span from a fresh mapping is pre-faulted");
     memset(p, 3, n);
     mp_free(p);
     cr_assert_geq(mp_trim(), span, "its span was decommitted");
-    cr_assert_lt(resident_pages(p, span), pages, "decommitted pages left RSS");
+    cr_assert_lt(resident_pages(lo, span), span / ps, "decommitted pages left RSS");
 
-    /* Every fresh span that fits was taken by the allocation above only if it
-     * came first; take spans until the decommitted one is handed out again. */
-    char *q[64];
-    size_t k = 0, found = SIZE_MAX;
-    while (k < 64 && found == SIZE_MAX) {
+    /* Take blocks until one comes from the decommitted range again. */
+    char *q[256];
+    size_t k = 0;
+    int found = 0;
+    while (k < 256 && !found) {
         q[k] = mp_alloc(n);
         cr_assert(q[k]);
-        if (q[k] == p)
-            found = k;
+        found = q[k] >= lo && q[k] < lo + span;
         k++;
     }
-    cr_assert_neq(found, SIZE_MAX, "the decommitted span was reused");
+    cr_assert(found, "the decommitted span was reused");
     if (works)
-        cr_assert_eq(resident_pages(p, span), pages, "a reused decommitted span is pre-faulted");
+        cr_assert_eq(resident_pages(lo, span), span / ps, "a reused decommitted span is pre-faulted");
     for (size_t i = 0; i < k; i++)
         mp_free(q[i]);
+}
+
+/* A 200 KiB block is a span of its own: a program may touch little of such a
+ * block, so it is not pre-faulted (only the pages written are resident). */
+Test(mp_heap, one_object_spans_are_not_pre_faulted)
+{
+    size_t n = 200 * KiB, ps = arena__os_page_size();
+    char *p = mp_alloc(n), *lo;
+    size_t span;
+    cr_assert(p);
+    span_range(p, &lo, &span);
+    cr_assert_lt(span / mp__class_size[mp__class_of(n)], 8, "a class that is not pre-faulted");
+    p[0] = 1;
+    cr_assert_lt(resident_pages(lo, span), span / ps / 2, "most of the span is still unbacked");
+    mp_free(p);
 }
 
 /* ---- Trim and stats ---- */
@@ -292,4 +314,126 @@ Test(mp_heap, calloc_on_spans_reused_after_trim_is_zeroed_and_keeps_data)
         mp_free(blocks[i]);
     }
     free(old);
+}
+
+/* ---- Transparent huge pages ---- */
+
+Test(mp_heap, os_hugepage_is_a_hint_that_keeps_contents)
+{
+    size_t n = (size_t)4 << 20;
+    unsigned char *m;
+    cr_assert_eq(arena__os_map(n, (void **)&m), 0);
+    m[0] = 7;
+    int rc = arena__os_hugepage(m, n);
+    cr_assert(rc == 0 || rc == EINVAL, "0, or EINVAL where unsupported: got %d", rc);
+    cr_assert_eq(m[0], 7);
+    cr_assert_eq(m[n - 1], 0);
+    m[n - 1] = 9;
+    cr_assert_eq(m[n - 1], 9);
+    errno = 0;
+    cr_assert_eq(arena__os_hugepage(NULL, n), EINVAL);
+    cr_assert_eq(arena__os_hugepage(m, 0), EINVAL);
+    cr_assert_eq(errno, 0, "errno is left alone");
+    cr_assert_eq(arena__os_unmap(m, n), 0);
+}
+
+/* Whether the mapping holding p was advised MADV_HUGEPAGE ("hg" in its
+ * VmFlags); -1 when /proc/self/smaps cannot say. */
+static int advised_huge(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int in = 0, found = -1;
+    uintptr_t a = (uintptr_t)p;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = a >= lo && a < hi;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            found = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+
+/* Allocate 4 KiB blocks until the heap has mapped `bytes`; returns them. */
+static void **fill_heap(size_t bytes, size_t *count)
+{
+    size_t cap = bytes / (4 * KiB) + 64, n = 0;
+    void **v = malloc(cap * sizeof *v);
+    cr_assert(v);
+    mp_stats_t st;
+    do {
+        cr_assert_lt(n, cap);
+        v[n] = mp_alloc(4 * KiB);
+        cr_assert(v[n]);
+        ((char *)v[n])[0] = 1;
+        n++;
+        mp_stats(&st);
+    } while (st.mapped < bytes);
+    *count = n;
+    return v;
+}
+
+/* Whether this kernel takes MADV_HUGEPAGE and shows it in smaps. */
+static int thp_visible(void)
+{
+    size_t n = (size_t)2 << 20;
+    void *m;
+    cr_assert_eq(arena__os_map(n, &m), 0);
+    int ok = arena__os_hugepage(m, n) == 0 && advised_huge(m) == 1;
+    cr_assert_eq(arena__os_unmap(m, n), 0);
+    return ok;
+}
+
+/* Small heaps keep 4 KiB pages; regions mapped once the heap is past 8 MiB
+ * ask for huge pages. */
+Test(mp_heap, regions_past_eight_mib_ask_for_huge_pages)
+{
+    unsetenv("ARENAPOOL_THP");
+    if (!thp_visible())
+        cr_skip_test("MADV_HUGEPAGE is not taken or not shown here");
+    size_t n;
+    void **v = fill_heap((size_t)12 << 20, &n);
+    int first = advised_huge(v[0]), last = advised_huge(v[n - 1]);
+    if (first < 0 || last < 0)
+        cr_skip_test("no VmFlags in /proc/self/smaps");
+    cr_assert_eq(first, 0, "the first region keeps 4 KiB pages");
+    cr_assert_eq(last, 1, "a region mapped past 8 MiB asks for huge pages");
+    for (size_t i = 0; i < n; i++)
+        mp_free(v[i]);
+    free(v);
+}
+
+Test(mp_heap, thp_env_zero_turns_huge_pages_off)
+{
+    setenv("ARENAPOOL_THP", "0", 1);
+    size_t n;
+    void **v = fill_heap((size_t)12 << 20, &n);
+    int last = advised_huge(v[n - 1]);
+    if (last < 0)
+        cr_skip_test("no VmFlags in /proc/self/smaps");
+    cr_assert_eq(last, 0, "ARENAPOOL_THP=0: no region asks for huge pages");
+    for (size_t i = 0; i < n; i++)
+        mp_free(v[i]);
+    free(v);
+}
+
+Test(mp_heap, thp_env_one_asks_from_the_first_region)
+{
+    setenv("ARENAPOOL_THP", "1", 1);
+    if (!thp_visible())
+        cr_skip_test("MADV_HUGEPAGE is not taken or not shown here");
+    void *p = mp_alloc(4 * KiB);
+    cr_assert(p);
+    int first = advised_huge(p);
+    if (first < 0)
+        cr_skip_test("no VmFlags in /proc/self/smaps");
+    cr_assert_eq(first, 1, "ARENAPOOL_THP=1: the first region asks for huge pages");
+    mp_free(p);
 }

@@ -72,6 +72,21 @@ void vgt_fail(const char *file, int line, const char *expr, const char *fmt, ...
     exit(2);
 }
 
+/* Exit status of a child whose test called cr_skip_test. */
+#define SKIP_STATUS 77
+
+void vgt_skip(const char *fmt, ...)
+{
+    fprintf(stderr, "  skipped:");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(SKIP_STATUS);
+}
+
 static const struct vgt_attrs *suite_of(const char *name)
 {
     for (size_t i = 0; i < nsuites; i++)
@@ -94,6 +109,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* 1 passed, 0 failed, -1 skipped by the test itself. */
 static int run_one(const test_t *t)
 {
     const struct vgt_attrs *s = suite_of(t->suite);
@@ -123,6 +139,8 @@ static int run_one(const test_t *t)
         return WIFSIGNALED(st) && WTERMSIG(st) == t->a->signal;
     if (WIFEXITED(st) && WEXITSTATUS(st) == t->a->exit_code)
         return 1;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == SKIP_STATUS)
+        return -1;
     if (WIFEXITED(st))
         fprintf(stderr, "  exit status %d (%s)\n", WEXITSTATUS(st),
                 WEXITSTATUS(st) == 1 ? "Memcheck reported errors" : WEXITSTATUS(st) == 2 ? "assertion" : "?");
@@ -166,6 +184,11 @@ int main(int argc, char **argv)
         }
         double t1 = now_s();
         int ok = run_one(t);
+        if (ok < 0) {
+            skipped++;
+            printf("[SKIP] %s (%.2f s)\n", id, now_s() - t1);
+            continue;
+        }
         ran++;
         passed += ok != 0;
         printf("[%s] %s (%.2f s)\n", ok ? "PASS" : "FAIL", id, now_s() - t1);

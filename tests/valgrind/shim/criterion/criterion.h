@@ -8,7 +8,7 @@
  * (tests/valgrind/driver.c) that forks one child per test, so Memcheck starts
  * once.  Only what the suites use is provided: Test, TestSuite (.init, .fini),
  * the .signal / .exit_code / .timeout / .disabled attributes, and the
- * cr_assert family with optional printf-style messages.
+ * cr_assert family with optional printf-style messages, and cr_skip_test.
  */
 #ifndef ARENAPOOL_VG_CRITERION_SHIM_H
 #define ARENAPOOL_VG_CRITERION_SHIM_H
@@ -32,6 +32,10 @@ void vgt_register_test(const char *suite, const char *name, void (*fn)(void), co
 void vgt_register_suite(const char *suite, const struct vgt_attrs *a);
 void vgt_fail(const char *file, int line, const char *expr, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 4, 5)));
+void vgt_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* The test ends here and is counted as skipped, with the reason printed. */
+#define cr_skip_test(...) vgt_skip(" " __VA_ARGS__)
 
 #define Test(suite, name, ...)                                                     \
     static void suite##__##name(void);                                             \
