@@ -348,34 +348,6 @@ static int grow(size_t n)
     return 0;
 }
 
-/* Take free span s off its list, keeping its first n pages in s; the rest
- * (if any) stays free in the same state.  0, or -1 when no span record can
- * be had (s is then back on its list, unchanged). */
-static int take_front(mp_span_t *s, size_t n)
-{
-    list_remove(list_for(s), s);
-    if (s->npages == n)
-        return 0;
-    mp_span_t *rest = mp__span_new();
-    if (!rest) {
-        list_insert(list_for(s), s);
-        return -1;
-    }
-    mp__pagemap_set(s->page + s->npages - 1, NULL);
-    rest->page = s->page + n;
-    rest->npages = s->npages - n;
-    rest->committed = s->committed;
-    rest->stamp = s->stamp;
-    MP__STORE(&rest->state, (uint8_t)MP_SPAN_FREE);
-    set_bounds(rest);
-    list_insert(list_for(rest), rest);
-    s->npages = n;
-    return 0;
-}
-
-/* Pages of a fresh region pre-faulted along with a fresh span (see below). */
-#define MP_POPULATE_AHEAD_PAGES ((size_t)16)
-
 mp_span_t *mp__page_alloc(size_t n, size_t cls)
 {
     pthread_mutex_lock(&heap_lock);
@@ -388,9 +360,24 @@ mp_span_t *mp__page_alloc(size_t n, size_t cls)
         }
         s = find_free(n);
     }
-    if (take_front(s, n) != 0) {
-        pthread_mutex_unlock(&heap_lock);
-        return NULL;
+    if (s->npages > n) {
+        mp_span_t *rest = mp__span_new();
+        if (!rest) {
+            pthread_mutex_unlock(&heap_lock);
+            return NULL;
+        }
+        list_remove(list_for(s), s);
+        mp__pagemap_set(s->page + s->npages - 1, NULL);
+        rest->page = s->page + n;
+        rest->npages = s->npages - n;
+        rest->committed = s->committed;
+        rest->stamp = s->stamp;
+        MP__STORE(&rest->state, (uint8_t)MP_SPAN_FREE);
+        set_bounds(rest);
+        list_insert(list_for(rest), rest);
+        s->npages = n;
+    } else {
+        list_remove(list_for(s), s);
     }
     size_t bytes = n << MP_PAGE_SHIFT;
     uint8_t was = s->committed;
@@ -404,43 +391,20 @@ mp_span_t *mp__page_alloc(size_t n, size_t cls)
     for (size_t i = 0; i < n; i++)
         mp__pagemap_set(s->page + i, s);
     pagemap_set_class(s->page, n, cls);
+    pthread_mutex_unlock(&heap_lock);
     /* Why pre-fault: a span of a small class is handed out in address order
      * and its objects are about to be written by their users, and one
-     * madvise costs far less than a fault per 4 KiB page (~11 us each on a
-     * paravirtualised guest, where the faults dominated the first round of an
-     * allocation burst; the call itself costs ~2 us, ~0.5 us per page).  Only
-     * unbacked spans: a touched span is resident already, and a syscall on
-     * each reuse would slow the steady state.  A hint: when it fails (EINVAL
-     * before Linux 5.14) the pages fault one by one as before.  Large blocks
-     * (mp_large.c) are never pre-faulted, nor spans of fewer than
-     * MP_POPULATE_MIN_OBJS objects: a program may map a big buffer and touch
-     * little of it. */
-    size_t populate = 0;
-    if (was != SPAN_TOUCHED && bytes / mp__class_size[cls] >= MP_POPULATE_MIN_OBJS) {
-        populate = bytes;
-        /* Why ahead: a heap growing into a fresh region takes span after span
-         * from it, each paying the call.  The next pages of the region are
-         * pre-faulted in the same call and filed as a touched free span, so
-         * the next spans come from there (find_free prefers touched ones)
-         * without a call, and the decay gives them back if they stay idle:
-         * at most MP_POPULATE_AHEAD_PAGES resident ahead of use. */
-        mp_span_t *next = was == SPAN_FRESH ? span_of_page(s->page + n) : NULL;
-        if (next && MP__LOAD(&next->state) == MP_SPAN_FREE && next->committed == SPAN_FRESH &&
-            next->page == s->page + n) {
-            size_t k = next->npages < MP_POPULATE_AHEAD_PAGES ? next->npages : MP_POPULATE_AHEAD_PAGES;
-            if (take_front(next, k) == 0) {
-                next->committed = SPAN_TOUCHED;
-                next->stamp = mp__now_ms();
-                free_committed += k << MP_PAGE_SHIFT;
-                heap_insert(next);
-                populate += k << MP_PAGE_SHIFT;
-            }
-        }
-    }
-    pthread_mutex_unlock(&heap_lock);
-    /* Outside heap_lock: the span is ours now and the call takes time. */
-    if (populate)
-        (void)arena__os_populate((void *)(s->page << MP_PAGE_SHIFT), populate);
+     * madvise costs far less than a fault per 4 KiB page
+     * (~11 us each on a paravirtualised guest, where the faults dominated the
+     * first round of an allocation burst).  Only unbacked spans: a touched
+     * span is resident already, and a syscall on each reuse would slow the
+     * steady state.  Outside heap_lock: the span is ours now and the call
+     * takes time.  A hint: when it fails (EINVAL before Linux 5.14) the pages
+     * fault one by one as before.  Large blocks (mp_large.c) are never
+     * pre-faulted, nor spans of fewer than MP_POPULATE_MIN_OBJS objects: a
+     * program may map a big buffer and touch little of it. */
+    if (was != SPAN_TOUCHED && bytes / mp__class_size[cls] >= MP_POPULATE_MIN_OBJS)
+        (void)arena__os_populate((void *)(s->page << MP_PAGE_SHIFT), bytes);
     return s;
 }
 
