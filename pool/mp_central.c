@@ -25,6 +25,7 @@ typedef struct central {
     size_t cap;        /* its capacity: about 512 KiB worth of objects */
     size_t out;        /* objects handed out (to thread caches or callers) */
     size_t span_free;  /* objects free in spans (bits set) */
+    size_t nspans;     /* spans the class holds (listed or full) */
     uint64_t magic;    /* offset * magic >> 40 = offset / size, exactly */
 } __attribute__((aligned(64))) central_t;
 
@@ -101,11 +102,17 @@ static size_t span_objects(const mp_span_t *s)
     return (s->npages << MP_PAGE_SHIFT) / mp__class_size[s->cls];
 }
 
+/* Why only a class's second and later spans are pre-faulted: a class that
+ * needs one span (most classes of most programs) may use a few of its
+ * objects, and pre-faulting would make all its pages resident; a class that
+ * needs a second span is filling spans, and then one call beats a fault per
+ * page. */
 static mp_span_t *span_new(central_t *c, size_t cls)
 {
-    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls);
+    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls, c->nspans > 0);
     if (!s)
         return NULL;
+    c->nspans++;
     size_t n = span_objects(s);
     memset(s->avail, 0, sizeof s->avail);
     for (size_t w = 0; w < n / 64; w++)
@@ -165,6 +172,7 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
         if (s->used == 0 && (c->spans != s || s->next != NULL)) {
             span_list_remove(c, s);
             c->span_free -= s->nfree;
+            c->nspans--;
             mp__page_free(s);
         }
     }
@@ -221,6 +229,7 @@ void mp__central_drain(void)
         if (s && s->next == NULL && s->used == 0) {
             span_list_remove(c, s);
             c->span_free -= s->nfree;
+            c->nspans--;
             mp__page_free(s);
         }
         UNLOCK(cls);

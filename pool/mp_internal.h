@@ -161,8 +161,9 @@ MP__INLINE mp_span_t *mp__span_at(const void *p)
 /* ---- Page heap (mp_page_heap.c) ---- */
 
 /* A span of npages committed pages, state MP_SPAN_SMALL, page map entries
- * set for class cls on every page; NULL when the OS refuses. */
-mp_span_t *mp__page_alloc(size_t npages, size_t cls) ARENA__HIDDEN;
+ * set for class cls on every page; NULL when the OS refuses.  prefault: the
+ * caller expects to fill it soon, so unbacked pages are faulted in at once. */
+mp_span_t *mp__page_alloc(size_t npages, size_t cls, bool prefault) ARENA__HIDDEN;
 /* Give a small span (all objects back) to the heap: coalesce, maybe decommit. */
 void mp__page_free(mp_span_t *s) ARENA__HIDDEN;
 /* Decommit every free committed span; bytes released. */

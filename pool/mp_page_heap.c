@@ -348,7 +348,7 @@ static int grow(size_t n)
     return 0;
 }
 
-mp_span_t *mp__page_alloc(size_t n, size_t cls)
+mp_span_t *mp__page_alloc(size_t n, size_t cls, bool prefault)
 {
     pthread_mutex_lock(&heap_lock);
     maybe_release();
@@ -402,8 +402,9 @@ mp_span_t *mp__page_alloc(size_t n, size_t cls)
      * takes time.  A hint: when it fails (EINVAL before Linux 5.14) the pages
      * fault one by one as before.  Large blocks (mp_large.c) are never
      * pre-faulted, nor spans of fewer than MP_POPULATE_MIN_OBJS objects: a
-     * program may map a big buffer and touch little of it. */
-    if (was != SPAN_TOUCHED && bytes / mp__class_size[cls] >= MP_POPULATE_MIN_OBJS)
+     * program may map a big buffer and touch little of it.  Nor when the
+     * caller does not ask (a class's first span: see mp_central.c). */
+    if (prefault && was != SPAN_TOUCHED && bytes / mp__class_size[cls] >= MP_POPULATE_MIN_OBJS)
         (void)arena__os_populate((void *)(s->page << MP_PAGE_SHIFT), bytes);
     return s;
 }

@@ -111,39 +111,43 @@ static void span_range(const void *p, char **lo, size_t *len)
     *len = s->npages << MP_PAGE_SHIFT;
 }
 
-/* 4 KiB blocks: sixteen to a span, so a span from a fresh mapping is
- * pre-faulted whole when handed out (nothing has touched it yet). */
+/* 4 KiB blocks: sixteen to a span.  A class's first span is left to fault
+ * page by page (a class may use only a few objects); from its second span on,
+ * an unbacked span (fresh, or decommitted by a trim) is pre-faulted whole. */
 Test(mp_heap, unbacked_spans_are_resident_when_handed_out)
 {
     int works = populate_works();
     size_t n = 4 * KiB, ps = arena__os_page_size();
-    char *p = mp_alloc(n), *lo;
-    size_t span;
-    cr_assert(p);
-    span_range(p, &lo, &span);
-    cr_assert_geq(span / n, 8, "a class that is pre-faulted");
-    if (works)
-        cr_assert_eq(resident_pages(lo, span), span / ps, "a span from a fresh mapping is pre-faulted");
-    memset(p, 3, n);
-    mp_free(p);
-    cr_assert_geq(mp_trim(), span, "its span was decommitted");
-    cr_assert_lt(resident_pages(lo, span), span / ps, "decommitted pages left RSS");
-
-    /* Take blocks until one comes from the decommitted range again. */
-    char *q[256];
-    size_t k = 0;
-    int found = 0;
-    while (k < 256 && !found) {
-        q[k] = mp_alloc(n);
-        cr_assert(q[k]);
-        found = q[k] >= lo && q[k] < lo + span;
-        k++;
+    char *p[17], *lo0, *lo1;
+    size_t len0, len1;
+    for (int i = 0; i < 17; i++) {
+        p[i] = mp_alloc(n);
+        cr_assert(p[i]);
     }
-    cr_assert(found, "the decommitted span was reused");
+    span_range(p[0], &lo0, &len0);
+    span_range(p[16], &lo1, &len1);
+    cr_assert_eq(len0 / n, 16, "sixteen blocks to a span");
+    cr_assert_neq(lo0, lo1, "the seventeenth block needs a second span");
+    cr_assert_lt(resident_pages(lo0, len0), len0 / ps, "the first span was not pre-faulted");
     if (works)
-        cr_assert_eq(resident_pages(lo, span), span / ps, "a reused decommitted span is pre-faulted");
-    for (size_t i = 0; i < k; i++)
-        mp_free(q[i]);
+        cr_assert_eq(resident_pages(lo1, len1), len1 / ps, "the second span was pre-faulted");
+    for (int i = 0; i < 17; i++)
+        memset(p[i], 3, n);
+    for (int i = 0; i < 17; i++)
+        mp_free(p[i]);
+    cr_assert_geq(mp_trim(), len0 + len1, "both spans were decommitted");
+    cr_assert_lt(resident_pages(lo1, len1), len1 / ps, "decommitted pages left RSS");
+
+    /* Again: the second span is a decommitted one now, pre-faulted too. */
+    for (int i = 0; i < 17; i++) {
+        p[i] = mp_alloc(n);
+        cr_assert(p[i]);
+    }
+    span_range(p[16], &lo1, &len1);
+    if (works)
+        cr_assert_eq(resident_pages(lo1, len1), len1 / ps, "a reused decommitted span is pre-faulted");
+    for (int i = 0; i < 17; i++)
+        mp_free(p[i]);
 }
 
 /* A 200 KiB block is a span of its own: a program may touch little of such a
