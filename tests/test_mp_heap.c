@@ -395,20 +395,20 @@ static int thp_visible(void)
     return ok;
 }
 
-/* Small heaps keep 4 KiB pages; regions mapped once the heap is past 8 MiB
+/* Small heaps keep 4 KiB pages; regions mapped once the heap is past 32 MiB
  * ask for huge pages. */
-Test(mp_heap, regions_past_eight_mib_ask_for_huge_pages)
+Test(mp_heap, regions_past_32_mib_ask_for_huge_pages)
 {
     unsetenv("ARENAPOOL_THP");
     if (!thp_visible())
         cr_skip_test("MADV_HUGEPAGE is not taken or not shown here");
     size_t n;
-    void **v = fill_heap((size_t)12 << 20, &n);
+    void **v = fill_heap((size_t)36 << 20, &n);
     int first = advised_huge(v[0]), last = advised_huge(v[n - 1]);
     if (first < 0 || last < 0)
         cr_skip_test("no VmFlags in /proc/self/smaps");
     cr_assert_eq(first, 0, "the first region keeps 4 KiB pages");
-    cr_assert_eq(last, 1, "a region mapped past 8 MiB asks for huge pages");
+    cr_assert_eq(last, 1, "a region mapped past 32 MiB asks for huge pages");
     for (size_t i = 0; i < n; i++)
         mp_free(v[i]);
     free(v);
@@ -418,7 +418,7 @@ Test(mp_heap, thp_env_zero_turns_huge_pages_off)
 {
     setenv("ARENAPOOL_THP", "0", 1);
     size_t n;
-    void **v = fill_heap((size_t)12 << 20, &n);
+    void **v = fill_heap((size_t)36 << 20, &n);
     int last = advised_huge(v[n - 1]);
     if (last < 0)
         cr_skip_test("no VmFlags in /proc/self/smaps");
