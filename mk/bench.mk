@@ -1,6 +1,6 @@
 # mk/bench.mk - the benchmark suite (bench/README.md).
 #
-#   make bench           every workload against every installed peer, 5 interleaved
+#   make bench           every workload against every installed peer, 7 interleaved
 #                        runs: tables on the terminal and in bench/results/latest.{md,json},
 #                        chart in bench/results/latest.svg (gnuplot)
 #   make bench QUICK=1   every workload at a tiny size, 3 runs, in seconds; results go to
@@ -21,7 +21,7 @@ BENCH_MAIN     := bench/main.c bench/harness.c
 BENCH_LIB      := $(REL_DIR)/libarenapool.a
 BENCH_HAVE_MP  := $(if $(wildcard pool/mp.h),1,)
 BENCH_MP_FLAGS := $(if $(BENCH_HAVE_MP),-DHAVE_MP,)
-BENCH_RUNS     ?= $(if $(QUICK),3,5)
+BENCH_RUNS     ?= $(if $(QUICK),3,7)
 BENCH_OUT      := $(if $(QUICK),$(BENCH_DIR)/quick,bench/results)
 # Filled in by the bench recipe from bench/peers.sh (a link test per peer).
 BENCH_PEERS    ?=

@@ -192,11 +192,22 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
         c->nstack -= k;
         memcpy(out, c->stack + c->nstack, k * sizeof *out);
     }
+    size_t from_spans = k;
     while (k < n) {
         mp_span_t *s = c->spans;
         if (!s && !(s = span_new(c, cls)))
             break;
         k += span_take(c, s, out + k, n - k);
+    }
+    /* Why reversed: the caller pops from the end, so objects then go out
+     * lowest address first, a forward stream for the prefetcher; and a
+     * class's first object is its span's first (page-aligned), whose words
+     * do not share their low 12 bits with the thread cache's own fields, so
+     * a loop on one block does not stall on 4 KiB aliasing. */
+    for (size_t i = from_spans, j = k; i + 1 < j; i++, j--) {
+        void *t = out[i];
+        out[i] = out[j - 1];
+        out[j - 1] = t;
     }
     c->out += k;
     UNLOCK(cls);
