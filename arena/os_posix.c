@@ -124,27 +124,24 @@ int arena__os_unmap(void *p, size_t size)
     return rc == 0 ? 0 : err;
 }
 
-int arena__os_decommit(void *p, size_t size)
+/* madvise with errno left alone: 0 or the errno value. */
+static int advise(void *p, size_t size, int advice)
 {
     if (p == NULL || size == 0)
         return EINVAL;
     int saved = errno;
-    int rc = madvise(p, size, MADV_DONTNEED);
+    int rc = madvise(p, size, advice);
     int err = errno;
     errno = saved;
     return rc == 0 ? 0 : err;
 }
 
+int arena__os_decommit(void *p, size_t size) { return advise(p, size, MADV_DONTNEED); }
+
 int arena__os_populate(void *p, size_t size)
 {
 #ifdef MADV_POPULATE_WRITE
-    if (p == NULL || size == 0)
-        return EINVAL;
-    int saved = errno;
-    int rc = madvise(p, size, MADV_POPULATE_WRITE);
-    int err = errno;
-    errno = saved;
-    return rc == 0 ? 0 : err;
+    return advise(p, size, MADV_POPULATE_WRITE);
 #else
     (void)p;
     (void)size;
@@ -155,13 +152,7 @@ int arena__os_populate(void *p, size_t size)
 int arena__os_hugepage(void *p, size_t size)
 {
 #ifdef MADV_HUGEPAGE
-    if (p == NULL || size == 0)
-        return EINVAL;
-    int saved = errno;
-    int rc = madvise(p, size, MADV_HUGEPAGE);
-    int err = errno;
-    errno = saved;
-    return rc == 0 ? 0 : err;
+    return advise(p, size, MADV_HUGEPAGE);
 #else
     (void)p;
     (void)size;

@@ -60,31 +60,32 @@ void vgt_register_suite(const char *suite, const struct vgt_attrs *a)
     suites[nsuites++].a = a;
 }
 
+/* Exit status of a child whose test called cr_skip_test. */
+#define SKIP_STATUS 77
+
+/* The rest of a report line (printf-style), then the child's exit. */
+static _Noreturn void finish(int status, const char *fmt, va_list ap)
+{
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(status);
+}
+
 void vgt_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 {
     fprintf(stderr, "  %s:%d: assertion failed: %s\n   ", file, line, expr);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
-    exit(2);
+    finish(2, fmt, ap);
 }
-
-/* Exit status of a child whose test called cr_skip_test. */
-#define SKIP_STATUS 77
 
 void vgt_skip(const char *fmt, ...)
 {
     fprintf(stderr, "  skipped:");
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
-    exit(SKIP_STATUS);
+    finish(SKIP_STATUS, fmt, ap);
 }
 
 static const struct vgt_attrs *suite_of(const char *name)
