@@ -48,16 +48,7 @@ void mp__debug_check_free(void *p)
 /* Pop from the thread cache of class cls (any class, no size table). */
 MP__INLINE void *alloc_class(size_t cls)
 {
-    mp_bin_t *b = &mp__tc->bins[cls];
-    uint32_t n = b->count;
-    if (MP__UNLIKELY(n == 0))
-        return mp__alloc_slow(cls);
-    void *p = b->slots[n - 1];
-    MP__STORE(&b->count, n - 1);
-#if ARENAPOOL_DEBUG
-    ((uintptr_t *)p)[1] = 0;
-#endif
-    return p;
+    return mp__pop(&mp__tc->bins[cls], cls);
 }
 
 void *mp__alloc_big(size_t size)

@@ -277,25 +277,31 @@ void mp__debug_check_free(void *p) ARENA__HIDDEN;
 
 /* ---- Fast paths ---- */
 
-/* Budget: ~17 instructions with the ret, one unlikely branch, no atomics: a
- * table lookup (giving the bin's byte offset, so no scaling), a TLS load, a
- * pop from the bin's stack that reads no object memory.  Sizes above 8 KiB
- * take mp__alloc_big (still no lock while the thread cache has objects). */
-MP__INLINE void *mp__alloc_inline(size_t size)
+/* Pop from this thread's bin b of class cls: no object memory is read. */
+MP__INLINE void *mp__pop(mp_bin_t *b, size_t cls)
 {
-    if (MP__UNLIKELY(size > MP_SMALL_INDEXED))
-        return mp__alloc_big(size);
-    size_t off = mp__class_binoff[(size + 15) >> 4];
-    mp_bin_t *b = (mp_bin_t *)((char *)mp__tc->bins + off);
     uint32_t n = b->count;
     if (MP__UNLIKELY(n == 0))
-        return mp__alloc_slow(off / sizeof(mp_bin_t));
+        return mp__alloc_slow(cls);
     void *p = b->slots[n - 1];
     MP__STORE(&b->count, n - 1);
 #if ARENAPOOL_DEBUG
     ((uintptr_t *)p)[1] = 0;
 #endif
     return p;
+}
+
+/* Budget: ~17 instructions with the ret, one unlikely branch, no atomics: a
+ * table lookup (giving the bin's byte offset, so no scaling; the class is
+ * recovered from it only on the slow path), a TLS load, the pop.  Sizes
+ * above 8 KiB take mp__alloc_big (still no lock while the thread cache has
+ * objects). */
+MP__INLINE void *mp__alloc_inline(size_t size)
+{
+    if (MP__UNLIKELY(size > MP_SMALL_INDEXED))
+        return mp__alloc_big(size);
+    size_t off = mp__class_binoff[(size + 15) >> 4];
+    return mp__pop((mp_bin_t *)((char *)mp__tc->bins + off), off / sizeof(mp_bin_t));
 }
 
 /* Push p of class cls on this thread's list.  Budget: ~10 instructions, one
