@@ -63,7 +63,7 @@ size_t mp_trim(void);
 typedef struct mp_stats {
     size_t mapped; /* bytes held from the OS (memory given back with madvise does not count) */
     size_t in_use; /* bytes in live allocations, as rounded to their size class (large included) */
-    size_t cached; /* bytes free in thread and central caches (and cached large mappings) */
+    size_t cached; /* bytes free in thread and central caches, in spans in use, and in cached large mappings */
     size_t large;  /* bytes in live allocations above the largest size class */
 } mp_stats_t;
 
