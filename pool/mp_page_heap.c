@@ -323,18 +323,14 @@ static size_t thp_threshold(void)
 
 static int grow(size_t n)
 {
-    size_t pages = n > MP_GROW_PAGES ? n : MP_GROW_PAGES;
+    /* Whole 2 MiB-aligned regions, so that a region is made of whole huge
+     * pages when they are asked for. */
+    _Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_HUGE_SIZE == 0, "regions hold whole huge pages");
+    size_t pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
     size_t bytes = pages << MP_PAGE_SHIFT;
     void *mem;
-    /* Aligned to 2 MiB (grow regions are whole multiples of it), so that a
-     * region is made of whole huge pages when they are asked for. */
-    _Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_HUGE_SIZE == 0, "regions hold whole huge pages");
-    if (bytes % MP_HUGE_SIZE == 0 ? arena__os_map_aligned(bytes, MP_HUGE_SIZE, &mem) != 0
-                                  : arena__os_map_aligned(bytes, MP_PAGE_SIZE, &mem) != 0)
+    if (arena__os_map_aligned(bytes, MP_HUGE_SIZE, &mem) != 0)
         return ENOMEM;
-    heap_grown += bytes;
-    if (heap_grown > thp_threshold())
-        (void)arena__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
     mp_span_t *s = mp__span_new();
     if (!s || mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
         if (s)
@@ -342,6 +338,9 @@ static int grow(size_t n)
         arena__os_unmap(mem, bytes);
         return ENOMEM;
     }
+    heap_grown += bytes;
+    if (heap_grown > thp_threshold())
+        (void)arena__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
     MP__ADD(&mp__stat_mapped, bytes);
     s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
     s->npages = pages;

@@ -31,7 +31,7 @@
 #define DYN_MAX_OBJS 4096u
 #define DYN_BUDGET ((size_t)1 << 20)
 
-static mp_tcache_t tc_empty; /* never written: all heads NULL, all max 0 */
+static mp_tcache_t tc_empty; /* never written: every count and max 0 */
 static mp_tcache_t tc_dead;  /* same, for threads past their destructor  */
 
 _Thread_local mp_tcache_t *mp__tc MP__TLS_IE = &tc_empty;
