@@ -24,15 +24,15 @@ AR      ?= ar
 VERSION       := 0.1.0
 SOVERSION     := 0
 WARN          := -std=c11 -Wall -Wextra -Werror
-BASE_CPPFLAGS := -Iarena -Ipool -D_DEFAULT_SOURCE
+BASE_CPPFLAGS := -Iarena -Ipool -Imp -D_DEFAULT_SOURCE
 LDLIBS_LIB    := -lpthread
 
-# Library sources: everything in arena/ and pool/ except the malloc override,
+# Library sources: everything in arena/, pool/ and mp/ except the malloc override,
 # which only goes into the LD_PRELOAD library.
-OVERRIDE_SRC := $(wildcard pool/mp_override.c)
-LIB_SRC      := $(wildcard arena/*.c) $(filter-out $(OVERRIDE_SRC),$(wildcard pool/*.c))
-LIB_HDR      := $(wildcard arena/*.h) $(wildcard pool/*.h)
-PUBLIC_HDR   := arena/arena.h pool/pool.h $(wildcard pool/mp.h)
+OVERRIDE_SRC := mp/mp_override.c
+LIB_SRC      := $(wildcard arena/*.c) $(wildcard pool/*.c) $(filter-out $(OVERRIDE_SRC),$(wildcard mp/*.c))
+LIB_HDR      := $(wildcard arena/*.h) $(wildcard pool/*.h) $(wildcard mp/*.h)
+PUBLIC_HDR   := arena/arena.h pool/pool.h mp/mp.h
 TEST_SRC     := $(wildcard tests/test_*.c)
 TEST_HDR     := $(wildcard tests/*.h)
 

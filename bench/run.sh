@@ -16,7 +16,7 @@ for p in talloc apr jemalloc mimalloc tcmalloc; do
     *) skipped="$skipped $p" ;;
   esac
 done
-if [ -x "$dir/bench-mp" ]; then bins="$bins mp"; else skipped="$skipped mp(pool/mp.h-absent)"; fi
+if [ -x "$dir/bench-mp" ]; then bins="$bins mp"; else skipped="$skipped mp(mp/mp.h-absent)"; fi
 skipped=${skipped# }
 [ -n "$skipped" ] && echo "bench: skipping (not installed):$skipped; install with: sudo sh .ci/deps.sh bench" >&2
 

@@ -10,7 +10,7 @@
  *   arena   alloc = bump, realloc = arena_realloc (in place when newest),
  *           free = no-op (memory comes back when the arena is reset or rewound)
  *   pool    blocks up to the pool's slot size; larger ones fail with ENOMEM
- *   mp      the thread-caching memory pool (only when pool/mp.h exists)
+ *   mp      the thread-caching memory pool (only when mp/mp.h exists)
  *   libc    malloc/realloc/free, for comparison
  *
  * Errors follow malloc: NULL + errno (ENOMEM).  free(NULL) is a no-op.

@@ -16,7 +16,7 @@ FAULT_CFLAGS := $(WARN) -O1 -g -DARENAPOOL_FAULT_INJECT $(ASAN_FLAGS)
 FUZZ_CFLAGS  := $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-HARNESS_HAVE_MP := $(if $(wildcard pool/mp.h),1,)
+HARNESS_HAVE_MP := $(if $(wildcard mp/mp.h),1,)
 HARNESS_MP_FLAGS := $(if $(HARNESS_HAVE_MP),-DHAVE_MP,)
 FUZZ_NAMES   := arena pool $(if $(HARNESS_HAVE_MP),mp,)
 FUZZ_CI_NAMES ?= $(FUZZ_NAMES)

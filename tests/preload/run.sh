@@ -109,7 +109,7 @@ int main(void) {
     return 0;
 }
 C
-compare gcc sh -c "gcc -O2 -Wall -o prog '$TMP/prog.c' && ./prog && gcc -O2 -S -o - -I'$ROOT/arena' -I'$ROOT/pool' -D_DEFAULT_SOURCE '$ROOT/pool/mp_central.c' | sha256sum"
+compare gcc sh -c "gcc -O2 -Wall -o prog '$TMP/prog.c' && ./prog && gcc -O2 -S -o - -I'$ROOT/arena' -I'$ROOT/pool' -I'$ROOT/mp' -D_DEFAULT_SOURCE '$ROOT/mp/mp_central.c' | sha256sum"
 
 [ $fail -eq 0 ] && echo "preload: all programs behave the same under the pool"
 exit $fail
