@@ -12,13 +12,120 @@
 #include "arena_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#if ARENAPOOL_DEBUG
+#include <pthread.h>
+#endif
 
 #define FILL_ALLOC 0xD0
 #define FILL_FREE 0xDF
 
 static size_t page_size(void) { return arena__os_page_size(); }
+
+/* ---- Debug registry of live handles ---- */
+
+#if ARENAPOOL_DEBUG
+/* Why a registry: a destroyed arena's memory (and every pool in it) is
+ * unmapped, so reading its magic number would fault instead of reporting.
+ * An open-addressing set of (address | kind), in pages from the OS layer (it
+ * must not allocate through malloc), behind one lock: debug builds only. */
+#define REG_EMPTY ((uintptr_t)0)
+#define REG_GONE ((uintptr_t)1)
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t *reg;
+static size_t reg_cap, reg_live, reg_gone;
+
+static size_t reg_home(uintptr_t key, size_t cap)
+{
+    return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static void reg_put(uintptr_t *tab, size_t cap, uintptr_t key)
+{
+    size_t i = reg_home(key, cap);
+    while (tab[i] != REG_EMPTY && tab[i] != REG_GONE)
+        i = (i + 1) & (cap - 1);
+    tab[i] = key;
+}
+
+/* Keep the table at most half full (tombstones count); 0 or ENOMEM. */
+static int reg_make_room(void)
+{
+    if ((reg_live + reg_gone + 1) * 2 <= reg_cap)
+        return 0;
+    size_t cap = reg_cap ? reg_cap : 512;
+    while ((reg_live + 1) * 4 > cap)
+        cap *= 2;
+    size_t bytes = ARENA__ROUND_UP(cap * sizeof(uintptr_t), page_size());
+    void *mem;
+    int err = arena__os_map(bytes, &mem);
+    if (err)
+        return (reg_live + reg_gone + 1 < reg_cap) ? 0 : err;
+    uintptr_t *tab = mem;
+    for (size_t i = 0; i < reg_cap; i++)
+        if (reg[i] != REG_EMPTY && reg[i] != REG_GONE)
+            reg_put(tab, cap, reg[i]);
+    if (reg)
+        arena__os_unmap(reg, ARENA__ROUND_UP(reg_cap * sizeof(uintptr_t), page_size()));
+    reg = tab;
+    reg_cap = cap;
+    reg_gone = 0;
+    return 0;
+}
+
+static size_t reg_find(uintptr_t key)
+{
+    if (reg_cap == 0)
+        return SIZE_MAX;
+    for (size_t i = reg_home(key, reg_cap);; i = (i + 1) & (reg_cap - 1)) {
+        if (reg[i] == key)
+            return i;
+        if (reg[i] == REG_EMPTY)
+            return SIZE_MAX;
+    }
+}
+
+int arena__debug_reserve(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    int err = reg_make_room();
+    pthread_mutex_unlock(&reg_lock);
+    return err;
+}
+
+int arena__debug_track(const void *h, unsigned kind, int live)
+{
+    uintptr_t key = (uintptr_t)h | kind;
+    int err = 0;
+    pthread_mutex_lock(&reg_lock);
+    size_t i = reg_find(key);
+    if (live && i == SIZE_MAX) {
+        err = reg_make_room();
+        if (err == 0) {
+            reg_put(reg, reg_cap, key);
+            reg_live++;
+        }
+    } else if (!live && i != SIZE_MAX) {
+        reg[i] = REG_GONE;
+        reg_live--;
+        reg_gone++;
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return err;
+}
+
+int arena__debug_alive(const void *h, unsigned kind)
+{
+    pthread_mutex_lock(&reg_lock);
+    int alive = reg_find((uintptr_t)h | kind) != SIZE_MAX;
+    pthread_mutex_unlock(&reg_lock);
+    return alive;
+}
+#endif
 
 /* Why not always abort: release builds give API misuse a defined answer
  * (EINVAL); debug builds stop the program at the bug. */
@@ -26,11 +133,29 @@ static bool arena_ok(const arena_t *a)
 {
     if (ARENA__UNLIKELY(a == NULL))
         return false;
+#if ARENAPOOL_DEBUG
+    if (!arena__debug_alive(a, ARENA__KIND_ARENA))
+        arena__os_fatal("use of a destroyed or invalid arena", "arena", a, NULL, NULL);
+#endif
     if (ARENA__UNLIKELY(a->h.magic != ARENA__MAGIC)) {
         if (ARENAPOOL_DEBUG)
             arena__os_fatal("use of a destroyed or invalid arena", "arena", a, NULL, NULL);
         return false;
     }
+    return true;
+}
+
+/* Why refuse: a deferred callback runs while its scope is being torn down;
+ * destroying, resetting, rewinding, marking or deferring on the same arena
+ * from inside it would pull the memory and the callback list from under the
+ * teardown that called it.  True (errno = EINVAL) when called from one. */
+static bool in_own_callback(const arena_t *a, const char *what)
+{
+    if (ARENA__LIKELY(a->running == 0))
+        return false;
+    if (ARENAPOOL_DEBUG)
+        arena__os_fatal(what, "arena", a, NULL, NULL);
+    errno = EINVAL;
     return true;
 }
 
@@ -171,7 +296,14 @@ static arena__chunk_t *acquire_chunk(arena_t *a, size_t need)
         size_t room = a->max_bytes > a->mapped ? a->max_bytes - a->mapped : 0;
         if (room < min + guard && a->spare) {
             /* Why: spares too small for this request still count against the
-             * cap; give them back rather than fail. */
+             * cap; give them back rather than fail.  But only when that makes
+             * the request fit: a call that fails anyway must leave them. */
+            size_t held = a->mapped - a->spare_bytes;
+            size_t all = a->max_bytes > held ? a->max_bytes - held : 0;
+            if (all < min + guard) {
+                errno = ENOMEM;
+                return NULL;
+            }
             release_spares(a);
             room = a->max_bytes > a->mapped ? a->max_bytes - a->mapped : 0;
         }
@@ -306,11 +438,25 @@ static void *fill_new(void *p, size_t size)
     return p;
 }
 
+/* Debug builds: allocating inside one of the arena's own callbacks hands out
+ * memory that the scope being ended releases right after. */
+static void check_not_running(const arena_t *a)
+{
+    if (ARENAPOOL_DEBUG && a->running)
+        arena__os_fatal("allocation from inside one of the arena's own deferred callbacks",
+                        "arena", a, NULL, NULL);
+}
+
 void *arena__alloc_checked(arena_t *a, size_t size)
 {
+#if ARENAPOOL_DEBUG
+    if (a == NULL || !arena__debug_alive(a, ARENA__KIND_ARENA) || a->h.magic != ARENA__MAGIC)
+#else
     if (a == NULL || a->h.magic != ARENA__MAGIC)
+#endif
         arena__os_fatal("arena_alloc on a NULL, destroyed or invalid arena", "arena", a, NULL,
                         NULL);
+    check_not_running(a);
     return fill_new(raw_alloc(a, size), size);
 }
 
@@ -320,6 +466,7 @@ void *arena_alloc_aligned(arena_t *a, size_t size, size_t align)
         errno = EINVAL;
         return NULL;
     }
+    check_not_running(a);
     /* cur is always ARENA_ALIGN aligned: smaller alignments take the bump. */
     if (align <= ARENA_ALIGN)
         return fill_new(raw_alloc(a, size), size);
@@ -343,19 +490,27 @@ void *arena_calloc(arena_t *a, size_t n, size_t size)
     return arena_calloc_aligned(a, n, size, ARENA_ALIGN);
 }
 
-void *arena_realloc(arena_t *a, void *ptr, size_t old_size, size_t new_size)
+/* Resize p (see arena_realloc); the result is aligned to `align` (a power of
+ * two): p is kept only if it already is. */
+static void *realloc_to(arena_t *a, char *p, size_t old_size, size_t new_size, size_t align)
 {
-    if (!arena_ok(a)) {
-        errno = EINVAL;
-        return NULL;
+    check_not_running(a);
+    if (p == NULL || ((uintptr_t)p & (align - 1))) {
+        char *q = align <= ARENA_ALIGN ? raw_alloc(a, new_size)
+                                       : arena__alloc_slow(a, new_size, align);
+        if (q == NULL || p == NULL)
+            return fill_new(q, new_size);
+        size_t keep = old_size < new_size ? old_size : new_size;
+        memcpy(q, p, keep);
+        fill_new(q + keep, new_size - keep);
+        return q;
     }
-    if (ptr == NULL)
-        return fill_new(raw_alloc(a, new_size), new_size);
-    char *p = ptr;
     bool newest = old_size <= SIZE_MAX - ARENA_ALIGN && p >= a->chunk->start &&
                   p + ARENA__ROUND_UP(old_size, ARENA_ALIGN) == a->h.cur;
     if (newest && new_size <= (size_t)(a->h.end - p)) {
-        /* In place: grow into the free tail, or give a shrink's tail back. */
+        /* In place: grow into the free tail, or give a shrink's tail back
+         * (after noting the peak, which the lower cursor would hide). */
+        note_peak(a);
         char *old_end = a->h.cur;
         a->h.cur = p + ARENA__ROUND_UP(new_size, ARENA_ALIGN);
         if (new_size > old_size)
@@ -369,12 +524,40 @@ void *arena_realloc(arena_t *a, void *ptr, size_t old_size, size_t new_size)
         ARENA__POISON(p + new_size, old_size - new_size);
         return p;
     }
-    char *q = raw_alloc(a, new_size);
+    char *q = align <= ARENA_ALIGN ? raw_alloc(a, new_size) : arena__alloc_slow(a, new_size, align);
     if (q == NULL)
         return NULL;
     memcpy(q, p, old_size);
     fill_new(q + old_size, new_size - old_size);
     return q;
+}
+
+void *arena_realloc(arena_t *a, void *ptr, size_t old_size, size_t new_size)
+{
+    if (!arena_ok(a)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* Why keep the alignment of p: a block asked for with arena_alloc_aligned
+     * must not quietly lose it when it moves.  The arena does not remember what
+     * was asked, so take the largest power of two dividing p; why at most
+     * ARENA_REALLOC_KEEP_ALIGN: an ordinary block that happens to sit on a
+     * large boundary should not pay more than that in padding when it moves. */
+    uintptr_t low = (uintptr_t)ptr & -(uintptr_t)ptr;
+    size_t align = ptr == NULL || low > ARENA_REALLOC_KEEP_ALIGN ? ARENA_REALLOC_KEEP_ALIGN
+                                                                 : (size_t)low;
+    if (ptr == NULL || align < ARENA_ALIGN)
+        align = ARENA_ALIGN;
+    return realloc_to(a, ptr, old_size, new_size, align);
+}
+
+void *arena_realloc_aligned(arena_t *a, void *ptr, size_t old_size, size_t new_size, size_t align)
+{
+    if (!arena_ok(a) || align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return realloc_to(a, ptr, old_size, new_size, align < ARENA_ALIGN ? ARENA_ALIGN : align);
 }
 
 char *arena_strndup(arena_t *a, const char *s, size_t n)
@@ -403,6 +586,7 @@ char *arena_vsprintf(arena_t *a, const char *fmt, va_list ap)
         errno = EINVAL;
         return NULL;
     }
+    check_not_running(a);
     /* Format straight into the chunk's free tail; only when it does not fit,
      * measure and format again into a fresh block. */
     char *cur = a->h.cur;
@@ -448,8 +632,33 @@ static void run_defers(arena_t *a, arena__defer_t *stop)
     while (a->defers && a->defers != stop) {
         arena__defer_t *d = a->defers;
         a->defers = d->prev;
+        a->running++;
         d->fn(d->arg);
+        a->running--;
     }
+}
+
+/* One allocation holds the block and, after it, the callback record, so the
+ * two succeed or fail together. */
+static void *alloc_deferred(arena_t *a, size_t size, size_t align, void (*fn)(void *),
+                            void *arg, bool arg_is_block)
+{
+    if (size > SIZE_MAX / 2) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t at = ARENA__ROUND_UP(size, ARENA_ALIGN);
+    size_t total = at + sizeof(arena__defer_t);
+    char *p = align <= ARENA_ALIGN ? raw_alloc(a, total) : arena__alloc_slow(a, total, align);
+    if (p == NULL)
+        return NULL;
+    arena__defer_t *d = (arena__defer_t *)(p + at);
+    d->prev = a->defers;
+    d->fn = fn;
+    d->arg = arg_is_block ? p : arg;
+    a->defers = d;
+    ARENA__POISON(p + size, at - size);
+    return p;
 }
 
 int arena_defer(arena_t *a, void (*fn)(void *), void *arg)
@@ -458,17 +667,42 @@ int arena_defer(arena_t *a, void (*fn)(void *), void *arg)
         errno = EINVAL;
         return -1;
     }
-    arena__defer_t *d = raw_alloc(a, sizeof *d);
-    if (d == NULL)
+    if (in_own_callback(a, "arena_defer from inside one of the arena's own deferred callbacks"))
         return -1;
-    d->prev = a->defers;
-    d->fn = fn;
-    d->arg = arg;
-    a->defers = d;
-    return 0;
+    return alloc_deferred(a, 0, ARENA_ALIGN, fn, arg, false) ? 0 : -1;
+}
+
+void *arena_alloc_deferred(arena_t *a, size_t size, size_t align, void (*fn)(void *), void *arg)
+{
+    if (!arena_ok(a) || fn == NULL || align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (in_own_callback(a, "arena_alloc_deferred from inside one of the arena's own deferred "
+                           "callbacks"))
+        return NULL;
+    return fill_new(alloc_deferred(a, size, align, fn, arg, arg == NULL), size);
 }
 
 /* ---- Marks and rewind ---- */
+
+/* Why ids come from one process-wide sequence: a mark must be refused by every
+ * arena but its own, even by a later arena at the same address whose records
+ * land where the old ones were.  An arena takes ids in blocks, so arena_mark
+ * makes one atomic operation per MARK_ID_BLOCK marks; ids still increase
+ * within an arena, which the rewind walk relies on.  2^64 ids do not run out. */
+#define MARK_ID_BLOCK ((uint64_t)4096)
+static _Atomic uint64_t mark_ids;
+
+static uint64_t next_mark_id(arena_t *a)
+{
+    if (a->mark_seq == a->mark_seq_end) {
+        uint64_t b = atomic_fetch_add_explicit(&mark_ids, MARK_ID_BLOCK, memory_order_relaxed);
+        a->mark_seq = b;
+        a->mark_seq_end = b + MARK_ID_BLOCK;
+    }
+    return ++a->mark_seq;
+}
 
 arena_mark_t arena_mark(arena_t *a)
 {
@@ -477,6 +711,8 @@ arena_mark_t arena_mark(arena_t *a)
         errno = EINVAL;
         return m;
     }
+    if (in_own_callback(a, "arena_mark from inside one of the arena's own deferred callbacks"))
+        return m;
     arena__mark_rec_t *r = a->marks;
     if (r && r->pos == a->h.cur && r->chunk == a->chunk && r->defers == a->defers) {
         /* Nothing happened since the newest mark (or the rewind to it): the
@@ -494,7 +730,7 @@ arena_mark_t arena_mark(arena_t *a)
     r->chunk = a->chunk;
     r->pos = a->h.cur;
     r->used = used_now(a);
-    r->id = ++a->mark_seq;
+    r->id = next_mark_id(a);
     a->marks = r;
     m.rec = r;
     m.id = r->id;
@@ -507,6 +743,8 @@ int arena_rewind(arena_t *a, arena_mark_t m)
         errno = EINVAL;
         return -1;
     }
+    if (in_own_callback(a, "arena_rewind from inside one of the arena's own deferred callbacks"))
+        return -1;
     if (m.rec == NULL) {
         errno = ENOMEM;
         return -1;
@@ -541,7 +779,8 @@ int arena_rewind(arena_t *a, arena_mark_t m)
 
 void arena_reset(arena_t *a)
 {
-    if (!arena_ok(a))
+    if (!arena_ok(a) ||
+        in_own_callback(a, "arena_reset from inside one of the arena's own deferred callbacks"))
         return;
     note_peak(a);
     run_defers(a, NULL);
@@ -618,16 +857,27 @@ arena_t *arena_create(const arena_opts_t *opts)
     a->max_bytes = o.max_bytes;
     a->retain_bytes = o.retain_bytes ? o.retain_bytes : ARENA_RETAIN_ALL;
     a->flags = o.flags;
+#if ARENAPOOL_DEBUG
+    if ((err = arena__debug_track(a, ARENA__KIND_ARENA, 1)) != 0) {
+        arena__os_unmap(p, size + guard);
+        errno = err;
+        return NULL;
+    }
+#endif
     ARENA__POISON(c->start, (size_t)(a->h.end - c->start));
     return a;
 }
 
 void arena_destroy(arena_t *a)
 {
-    if (a == NULL || !arena_ok(a))
+    if (a == NULL || !arena_ok(a) ||
+        in_own_callback(a, "arena_destroy from inside one of the arena's own deferred callbacks"))
         return;
     run_defers(a, NULL);
     a->h.magic = 0;
+#if ARENAPOOL_DEBUG
+    arena__debug_track(a, ARENA__KIND_ARENA, 0);
+#endif
     release_spares(a);
     arena__chunk_t *first = a->first;
     while (a->chunk != first) {

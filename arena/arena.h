@@ -9,9 +9,15 @@
  * is O(1) (an inline bump, one branch); rewind and reset are O(chunks + marks
  * and callbacks released).  An arena is used by one thread at a time; distinct
  * arenas need no locking.  Failed calls return NULL or -1 with errno set and
- * leave the arena exactly as it was.  A NULL arena gets NULL / -1 with EINVAL
- * (arena_reset and arena_destroy do nothing, arena_stats zeroes *out), except
- * in the inline arena_alloc, which does not test it (debug builds report it).
+ * leave the arena exactly as it was: every arena_stats field, the blocks, marks
+ * and callbacks.  (One exception: to make room under max_bytes a call may give
+ * back retained spare chunks, which hold no data, before it maps; if the OS
+ * then refuses the mapping, they stay given back.  The cap alone never causes
+ * that: a request that cannot fit even without the spares fails first.)
+ * A NULL arena gets NULL / -1 with EINVAL (arena_reset and arena_destroy do
+ * nothing, arena_stats zeroes *out), except in the inline arena_alloc, which
+ * does not test it (debug builds report it).  Any other use of an arena after
+ * arena_destroy has no defined answer; debug builds report it, then abort.
  *
  * Build switches (compile your program with the same ones as the library):
  *   ARENAPOOL_DEBUG=1..3   misuse checks (1), invariants and fill bytes (2),
@@ -137,7 +143,9 @@ struct arena__head {
  * unknown flags, ENOMEM when the first chunk cannot be mapped or exceeds max_bytes. */
 arena_t *arena_create(const arena_opts_t *opts);
 
-/* Run every deferred callback (newest first) and unmap all memory.  NULL is a no-op. */
+/* Run every deferred callback (newest first) and unmap all memory.  NULL is a
+ * no-op.  Refused (nothing happens; debug builds report it) when called from
+ * inside one of this arena's own deferred callbacks. */
 void arena_destroy(arena_t *a);
 
 /* ---- Allocation ---- */
@@ -145,6 +153,17 @@ void arena_destroy(arena_t *a);
 /* Out-of-line paths behind the inline fast path.  Private. */
 void *arena__alloc_slow(arena_t *a, size_t size, size_t align);
 void *arena__alloc_checked(arena_t *a, size_t size);
+
+#if ARENAPOOL_DEBUG
+/* Debug builds keep a registry of live arenas and pools, so that a handle whose
+ * memory is gone (destroyed, or ended with its arena) is reported without being
+ * read.  track: 0 or ENOMEM (live) / always 0 (dead).  Private. */
+#define ARENA__KIND_ARENA 1u
+#define ARENA__KIND_POOL 2u
+int arena__debug_track(const void *h, unsigned kind, int live);
+int arena__debug_alive(const void *h, unsigned kind);
+int arena__debug_reserve(void);
+#endif
 
 /* `size` bytes aligned to ARENA_ALIGN, valid until the arena is rewound past
  * them, reset or destroyed.  size 0 gives a valid, possibly shared pointer.
@@ -182,8 +201,21 @@ ARENA__MALLOC void *arena_calloc_aligned(arena_t *a, size_t n, size_t size, size
 /* Resize an allocation of old_size bytes.  Grows in place when p is the newest
  * allocation and the chunk has room; shrinking stays in place (and returns the
  * space when p is the newest); otherwise copies min(old, new) bytes to a new
- * block.  p == NULL acts as arena_alloc.  NULL + ENOMEM leaves p untouched. */
+ * block.  A moved block keeps p's alignment up to ARENA_REALLOC_KEEP_ALIGN: it
+ * is aligned to the largest power of two dividing p, at most that (so a block
+ * from arena_alloc_aligned(a, n, 4096) stays page aligned; beyond it, use
+ * arena_realloc_aligned).  p == NULL acts as arena_alloc.  NULL + ENOMEM leaves
+ * p untouched.  stats.peak keeps the size before a shrink. */
 void *arena_realloc(arena_t *a, void *p, size_t old_size, size_t new_size);
+
+/* The alignment arena_realloc keeps when it moves a block (see there). */
+#define ARENA_REALLOC_KEEP_ALIGN ((size_t)4096)
+
+/* arena_realloc whose result is aligned to max(align, ARENA_ALIGN), any power
+ * of two: p stays in place only if it already is, else the block moves.
+ * p == NULL acts as arena_alloc_aligned.  NULL + EINVAL for a bad align
+ * (nothing changed), ENOMEM as arena_realloc. */
+void *arena_realloc_aligned(arena_t *a, void *p, size_t old_size, size_t new_size, size_t align);
 
 /* Copy of the NUL-terminated string s in the arena; NULL + EINVAL if s is NULL. */
 char *arena_strdup(arena_t *a, const char *s);
@@ -214,7 +246,9 @@ char *arena_vsprintf(arena_t *a, const char *fmt, va_list ap) ARENA__PRINTF(2, 0
 /* Record the current position (leaves a 48-byte record in the arena, shared
  * with the newest mark when nothing was allocated since it, so a loop of
  * mark / work / rewind takes no memory per iteration).  If the record cannot
- * be allocated, the mark is empty and rewinding to it fails with ENOMEM. */
+ * be allocated, the mark is empty and rewinding to it fails with ENOMEM.
+ * Mark identities are unique in the process: no other arena, not even one
+ * created later at the same address, accepts a mark of this one. */
 arena_mark_t arena_mark(arena_t *a);
 
 /* Free everything allocated after m, run the callbacks deferred after m (newest
@@ -225,13 +259,28 @@ int arena_rewind(arena_t *a, arena_mark_t m);
 
 /* Free everything and run every deferred callback (newest first); keeps the
  * first chunk plus up to retain_bytes, coalesced into one chunk so that a
- * steady loop makes no mmap/munmap calls. */
+ * steady loop makes no mmap/munmap calls.  Every pool in the arena ends. */
 void arena_reset(arena_t *a);
 
 /* Run fn(arg) exactly once when the current scope ends: rewind to a mark taken
- * before this call, reset or destroy; LIFO with other callbacks.  Callbacks must
- * not allocate from or rewind the arena that runs them.  0, or -1 + ENOMEM/EINVAL. */
+ * before this call, reset or destroy; LIFO with other callbacks.  0, or -1 +
+ * ENOMEM/EINVAL.
+ * What a callback may do: anything with other arenas, pools and the rest of the
+ * program, and read this arena's memory that was allocated before it was
+ * registered (it is released after the callback returns), and arena_stats on
+ * it.  It must not change the arena that runs it: arena_destroy, arena_reset,
+ * arena_rewind, arena_mark, arena_defer and arena_alloc_deferred on it are
+ * refused (nothing happens, errno = EINVAL; debug builds report it and abort);
+ * allocating from it has no defined answer in release builds (the memory goes
+ * with the scope being ended) and is reported in debug builds. */
 int arena_defer(arena_t *a, void (*fn)(void *), void *arg);
+
+/* `size` bytes aligned to `align` (a power of two, else EINVAL) and fn(arg)
+ * deferred as by arena_defer, in one step: either both happen or neither does
+ * (NULL + ENOMEM/EINVAL, the arena unchanged).  arg NULL: fn receives the
+ * block itself, a destructor for an object that lives in the arena. */
+ARENA__MALLOC void *arena_alloc_deferred(arena_t *a, size_t size, size_t align,
+                                         void (*fn)(void *), void *arg);
 
 /* Fill *out with the arena's statistics (see arena_stats_t). */
 void arena_stats(const arena_t *a, arena_stats_t *out);

@@ -43,7 +43,7 @@ typedef struct arena__mark_rec {
     arena__chunk_t *chunk;  /* chunk holding pos */
     char *pos;              /* position right after this record */
     size_t used;            /* stats.used at pos */
-    uint64_t id;            /* unique per arena, increasing */
+    uint64_t id;            /* unique in the process, increasing per arena */
 } arena__mark_rec_t;
 
 struct arena {
@@ -63,7 +63,9 @@ struct arena {
     unsigned flags;
     arena__mark_rec_t *marks; /* newest live mark record */
     arena__defer_t *defers;   /* newest pending callback */
-    uint64_t mark_seq;
+    uint64_t mark_seq;        /* last mark id issued */
+    uint64_t mark_seq_end;    /* last id of the block of ids this arena holds */
+    unsigned running;         /* deferred callbacks of this arena running now */
 };
 
 #endif /* ARENAPOOL_ARENA_INTERNAL_H */

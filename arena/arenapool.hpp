@@ -10,6 +10,10 @@
  *       (arrays, buckets, the rebinds that do not fit) goes to a fallback arena
  *       when one is given, else to ::operator new.  The same test picks the
  *       path in allocate and deallocate, so each block goes back where it came from.
+ *       "Fits" is judged against the pool itself (pool_obj_size, pool_obj_align:
+ *       with align 0, pool_create gives the natural alignment of the object
+ *       size, e.g. 8 for 24 bytes), never against what the caller believes, so
+ *       an over-aligned T is never placed in a slot that is not aligned for it.
  *
  * Both throw std::bad_alloc when the underlying call fails, so containers keep
  * their usual exception guarantees.  Copies (and rebinds) share the arena or
@@ -18,10 +22,10 @@
  *   arena_t *a = arena_create(NULL);
  *   std::vector<int, arenapool::arena_allocator<int>> v{arenapool::arena_allocator<int>(a)};
  *
- *   pool_t *p = pool_create(a, 64, 0);   // slots for map nodes up to 64 bytes
+ *   pool_t *p = pool_create(a, 64, 0);   // slots for map nodes up to 64 bytes, 16-aligned
  *   std::map<int, int, std::less<int>,
  *            arenapool::pool_allocator<std::pair<const int, int>>> m{arenapool::pool_allocator<
- *            std::pair<const int, int>>(p, 64)};
+ *            std::pair<const int, int>>(p)};
  */
 #ifndef ARENAPOOL_HPP
 #define ARENAPOOL_HPP
@@ -30,6 +34,8 @@
 #include "pool.h"
 
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -98,15 +104,28 @@ public:
     using propagate_on_container_swap = std::true_type;
     using is_always_equal = std::false_type;
 
-    /* slot_size and slot_align are what the pool was created with (align 0 =
-     * ARENA_ALIGN, as pool_create).  fallback: the arena for what does not fit
-     * a slot, or nullptr for ::operator new. */
+    /* The pool's slot size and alignment are read from the pool.  slot_size and
+     * slot_align, when not 0, may narrow what is served from it (e.g. to keep
+     * some node types out of the pool); a value above the pool's own is a bug:
+     * the pool's value is used instead (debug builds report it and abort).
+     * fallback: the arena for what does not fit a slot, or nullptr for ::operator new. */
+    explicit pool_allocator(pool_t *p) noexcept : pool_allocator(p, 0) {}
     pool_allocator(pool_t *p, std::size_t slot_size, std::size_t slot_align = 0,
                    arena_t *fallback = nullptr) noexcept
-        : p_(p), slot_(slot_size), align_(slot_align ? slot_align : ARENA_ALIGN), fb_(fallback)
+        : p_(p), slot_(pool_obj_size(p)), align_(pool_obj_align(p)), fb_(fallback)
     {
-        if (align_ < alignof(void *))
-            align_ = alignof(void *);
+#if ARENAPOOL_DEBUG
+        if (slot_size > slot_ || slot_align > align_) {
+            std::fprintf(stderr, "arenapool: pool_allocator told slot %zu / align %zu, but the "
+                                 "pool has %zu / %zu\n",
+                         slot_size, slot_align, slot_, align_);
+            std::abort();
+        }
+#endif
+        if (slot_size && slot_size < slot_)
+            slot_ = slot_size;
+        if (slot_align && slot_align < align_)
+            align_ = slot_align;
     }
     template <class U>
     pool_allocator(const pool_allocator<U> &o) noexcept
@@ -139,7 +158,8 @@ public:
             ::operator delete(p, std::align_val_t(alignof(T)));
     }
 
-    /* True when n Ts are served by the pool (else by the fallback). */
+    /* True when n Ts are served by the pool (else by the fallback): one T that
+     * fits a slot, in size and in alignment. */
     bool from_pool(std::size_t n) const noexcept
     {
         return n == 1 && sizeof(T) <= slot_ && alignof(T) <= align_;

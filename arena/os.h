@@ -57,12 +57,11 @@ int arena__os_unmap(void *p, size_t size) ARENA__HIDDEN;
  * stays mapped and reads back as zero; RSS falls.  Page aligned.  0 or errno. */
 int arena__os_decommit(void *p, size_t size) ARENA__HIDDEN;
 
-/* Pre-fault [p, p+size) for writing in one call (MADV_POPULATE_WRITE), so
- * the pages a caller is about to use do not fault one by one.  A hint: the
- * contents never change; 0 or errno (EINVAL on kernels before Linux 5.14, or
- * for p == NULL / size == 0), and on failure the pages simply fault on first
- * touch as before.  Page aligned, inside a read-write mapping. */
-int arena__os_populate(void *p, size_t size) ARENA__HIDDEN;
+/* Move the pages of [from, from+size) to [to, to+size) without copying
+ * (mremap): whatever was mapped at `to` is replaced, and `from` is unmapped.
+ * Both page aligned; [from, from+size) inside one mapping.  0 or errno
+ * (ENOSYS where the OS cannot move pages); on failure nothing changed. */
+int arena__os_move(void *from, size_t size, void *to) ARENA__HIDDEN;
 
 /* Ask for transparent huge pages on [p, p+size) (MADV_HUGEPAGE): a first
  * touch then faults in a whole 2 MiB page where the range covers one.  A

@@ -6,6 +6,9 @@
  * restores errno, so callers above can promise "a failed call leaves errno as
  * documented and the structure unchanged".
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mremap */
+#endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
@@ -21,11 +24,6 @@
 
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS MAP_ANON
-#endif
-/* Linux >= 5.14; older headers lack it, older kernels answer EINVAL.  Only
- * on Linux: another system may give advice 23 a different meaning. */
-#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
-#define MADV_POPULATE_WRITE 23
 #endif
 
 static _Atomic size_t page_size_cache;
@@ -138,14 +136,20 @@ static int advise(void *p, size_t size, int advice)
 
 int arena__os_decommit(void *p, size_t size) { return advise(p, size, MADV_DONTNEED); }
 
-int arena__os_populate(void *p, size_t size)
+int arena__os_move(void *from, size_t size, void *to)
 {
-#ifdef MADV_POPULATE_WRITE
-    return advise(p, size, MADV_POPULATE_WRITE);
+    if (from == NULL || to == NULL || size == 0)
+        return EINVAL;
+#if defined(__linux__) && defined(MREMAP_FIXED)
+    if (injected_failure())
+        return ENOMEM;
+    int saved = errno;
+    void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    int err = errno;
+    errno = saved;
+    return p == MAP_FAILED ? err : 0;
 #else
-    (void)p;
-    (void)size;
-    return EINVAL;
+    return ENOSYS;
 #endif
 }
 

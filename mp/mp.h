@@ -4,10 +4,12 @@
  * Small blocks (up to 256 KiB) come from size classes served by a per-thread
  * cache without locks or atomics; the cache trades batches with central free
  * lists, which carve spans of pages from a page heap over the OS layer.
- * Larger blocks are mappings of their own, kept in a small decaying cache after
- * free.  Every function is thread-safe; a block may be freed by any thread.
- * The mp_* calls follow malloc's semantics (errno, alignment, NULL handling);
- * build/libarenapool_malloc.so offers them as malloc & co. for LD_PRELOAD.
+ * Larger blocks are runs of pages from the same page heap; freed pages stay
+ * resident for a while (at most 64 MiB, 250 ms idle), and free address space
+ * beyond a 32 MiB reserve is unmapped.  Every function is thread-safe; a
+ * block may be freed by any thread.  The mp_* calls follow malloc's semantics
+ * (errno, alignment, NULL handling); build/libarenapool_malloc.so offers them
+ * as malloc & co. for LD_PRELOAD.
  */
 #ifndef ARENAPOOL_MP_H
 #define ARENAPOOL_MP_H
@@ -56,14 +58,14 @@ size_t mp_usable_size(const void *p);
  * thread's cache is also given back when the thread exits). */
 void mp_thread_flush(void);
 
-/* Return free memory to the OS now: this thread's cache, the central caches,
- * idle pages and cached large mappings.  Returns the bytes released. */
+/* Return free memory to the OS now: this thread's cache, the central caches
+ * and every free page of the heap (unmapped).  Returns the bytes released. */
 size_t mp_trim(void);
 
 typedef struct mp_stats {
     size_t mapped; /* bytes held from the OS (memory given back with madvise does not count) */
     size_t in_use; /* bytes in live allocations, as rounded to their size class (large included) */
-    size_t cached; /* bytes free in thread and central caches, in spans in use, and in cached large mappings */
+    size_t cached; /* bytes free in thread and central caches, in spans in use, and resident free pages of the page heap */
     size_t large;  /* bytes in live allocations above the largest size class */
 } mp_stats_t;
 

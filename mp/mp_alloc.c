@@ -10,38 +10,67 @@
 #include "mp_internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* ---- Misuse reports ---- */
+/* ---- Misuse ---- */
 
-_Noreturn void mp__bad_free(const char *what, const void *p)
+uintptr_t mp__free_key;
+uint64_t mp__class_divc[MP_NUM_CLASSES];
+static int misuse_policy; /* 0 unread, 1 abort, 2 ignore */
+
+void mp__misuse_init(void)
 {
+    if (__atomic_load_n(&mp__free_key, __ATOMIC_ACQUIRE) != 0)
+        return;
+    for (size_t c = 1; c < MP_NUM_CLASSES; c++)
+        mp__class_divc[c] = UINT64_MAX / mp__class_size[c] + 1;
+    /* Why never 0 or a small value: fresh pages and most live data hold
+     * zeros and small numbers in their second word. */
+    uintptr_t key = (uintptr_t)arena__os_random() | ((uintptr_t)1 << 63) | 1u;
+    uintptr_t none = 0;
+    __atomic_compare_exchange_n(&mp__free_key, &none, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+__attribute__((constructor)) static void misuse_constructor(void)
+{
+    mp__misuse_init();
+}
+
+void mp__misuse(const char *what, const void *p)
+{
+    int policy = __atomic_load_n(&misuse_policy, __ATOMIC_RELAXED);
+    if (policy == 0) {
+        const char *e = getenv("ARENAPOOL_MISUSE"); /* reads environ: never allocates */
+        policy = e && strcmp(e, "ignore") == 0 ? 2 : 1;
+        __atomic_store_n(&misuse_policy, policy, __ATOMIC_RELAXED);
+    }
+    if (policy == 2)
+        return;
     arena__os_fatal(what, "ptr", p, NULL, NULL);
 }
 
-#if ARENAPOOL_DEBUG
-void mp__debug_check_free(void *p)
+void mp__misuse_small(const void *p, uint32_t m)
 {
-    if (p == NULL)
-        return;
-    mp_span_t *s = mp__span_at(p);
-    uint8_t state = s ? MP__LOAD(&s->state) : 0;
-    if (state == MP_SPAN_LARGE) {
-        if (s->user != p)
-            mp__bad_free("mp_free: pointer inside a block, not its start", p);
-        return;
-    }
-    if (state != MP_SPAN_SMALL)
-        mp__bad_free("mp_free: pointer not allocated by mp (foreign or already freed)", p);
-    uintptr_t off = (uintptr_t)p - (s->page << MP_PAGE_SHIFT);
-    if (off % mp__class_size[s->cls] != 0)
-        mp__bad_free("mp_free: pointer inside a block, not its start", p);
-    uintptr_t *w = p;
-    if (w[1] == MP__FREED_MARK(p))
-        mp__bad_free("mp_free: double free", p);
-    w[1] = MP__FREED_MARK(p);
+    mp__misuse(mp__off_bad(p, m) ? "free of a pointer inside a block" : "double free", p);
 }
-#endif
+
+/* The large block that starts at p, or NULL after reporting what p is. */
+static mp_span_t *large_or_report(const void *p)
+{
+    mp_span_t *s = mp__large_at(p);
+    if (s)
+        return s;
+    mp_span_t *t = mp__span_at(p);
+    uint8_t st = t ? MP__LOAD(&t->state) : 0;
+    if (st == MP_SPAN_FREE && (uintptr_t)p == t->page << MP_PAGE_SHIFT)
+        mp__misuse("double free", p);
+    else if (st == MP_SPAN_LARGE)
+        mp__misuse("free of a pointer inside a block", p);
+    else
+        mp__misuse("free of a pointer not allocated by mp", p);
+    return NULL;
+}
 
 /* ---- Allocation ---- */
 
@@ -55,8 +84,8 @@ void *mp__alloc_big(size_t size)
 {
     if (MP__LIKELY(size <= MP_MAX_SMALL))
         return alloc_class(mp__class_of_mid(size));
-    bool fresh;
-    return mp__large_alloc(size, 0, &fresh);
+    bool zeroed;
+    return mp__large_alloc(size, 0, &zeroed);
 }
 
 void *mp_alloc(size_t size)
@@ -72,9 +101,9 @@ void *mp_calloc(size_t n, size_t size)
         return NULL;
     }
     if (total > MP_MAX_SMALL) {
-        bool fresh;
-        void *p = mp__large_alloc(total, 0, &fresh);
-        if (p && !fresh)
+        bool zeroed;
+        void *p = mp__large_alloc(total, 0, &zeroed);
+        if (p && !zeroed)
             memset(p, 0, total);
         return p;
     }
@@ -86,7 +115,8 @@ void *mp_calloc(size_t n, size_t size)
 
 /* align: a power of two above 16.  Small blocks come from the first class
  * whose size is a multiple of align: spans start on a page boundary, so every
- * object of such a class is aligned.  Beyond a page, a mapping of its own. */
+ * object of such a class is aligned.  Beyond a page, a span of its own that
+ * starts on a multiple of align. */
 void *mp__aligned(size_t align, size_t size)
 {
     if (size > MP_MAX_REQUEST) {
@@ -99,8 +129,8 @@ void *mp__aligned(size_t align, size_t size)
             cls++;
         return alloc_class(cls);
     }
-    bool fresh;
-    return mp__large_alloc(size, align, &fresh);
+    bool zeroed;
+    return mp__large_alloc(size, align, &zeroed);
 }
 
 void *mp_aligned_alloc(size_t align, size_t size)
@@ -120,17 +150,9 @@ void mp__free_nonsmall(void *p)
 {
     if (p == NULL)
         return;
-    mp_span_t *s = mp__span_at(p);
-    if (s && MP__LOAD(&s->state) == MP_SPAN_LARGE && s->user == p) {
+    mp_span_t *s = large_or_report(p);
+    if (s)
         mp__large_free(s);
-        return;
-    }
-    /* Why not abort in release builds: under LD_PRELOAD a block from before
-     * the library took over (the dynamic loader's own) may come back; it is
-     * safer to leak it than to crash. */
-#if ARENAPOOL_DEBUG
-    mp__bad_free("mp_free: pointer not allocated by mp (foreign or already freed)", p);
-#endif
 }
 
 void mp_free(void *p)
@@ -148,24 +170,31 @@ void mp_free_sized(void *p, size_t size)
     }
     size_t cls = mp__class_of(size);
 #if ARENAPOOL_DEBUG
-    if (mp__class_at(p) != cls)
-        mp__bad_free("mp_free_sized: size does not match the block", p);
-    mp__debug_check_free(p);
+    if (mp__class_at(p) != cls) {
+        mp__misuse("mp_free_sized: size does not match the block", p);
+        return;
+    }
 #endif
     mp__free_class(p, cls);
 }
 
 /* ---- Size queries and realloc ---- */
 
+/* A freed or interior pointer gets the same report as from free (never the
+ * size of a block the caller does not own); 0 when that is ignored. */
 size_t mp__usable(const void *p)
 {
-    size_t cls = mp__class_at(p);
-    if (MP__LIKELY(cls != 0))
+    uint32_t m = mp__meta_at(p);
+    size_t cls = m & 0xFFu;
+    if (MP__LIKELY(cls != 0)) {
+        if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+            mp__misuse_small(p, m);
+            return 0;
+        }
         return mp__class_size[cls];
-    mp_span_t *s = p ? mp__span_at(p) : NULL;
-    if (s && MP__LOAD(&s->state) == MP_SPAN_LARGE && s->user == p)
-        return (size_t)(s->base + s->bytes - (const char *)p);
-    return 0;
+    }
+    mp_span_t *s = p ? large_or_report(p) : NULL;
+    return s ? s->npages << MP_PAGE_SHIFT : 0;
 }
 
 size_t mp_usable_size(const void *p)
@@ -185,29 +214,39 @@ void *mp_realloc(void *p, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    size_t old = mp__usable(p);
-#if ARENAPOOL_DEBUG
-    if (old == 0)
-        mp__bad_free("mp_realloc: pointer not allocated by mp", p);
-#endif
-    /* In place only while the new size maps to the block's own class (or,
-     * for a large block, stays large and keeps more than half the mapping).
-     * Why so strict: mp_free_sized(p, size) computes the class from the size,
-     * so the size a caller last passed must always lead back to the block's
-     * real class; a block filed under another class would corrupt its lists. */
-    size_t cls = mp__class_at(p);
-    if (cls != 0 ? size <= MP_MAX_SMALL && mp__class_of(size) == cls
-                 : size > MP_MAX_SMALL && size <= old && size > old / 2)
-        return p;
+    /* A small block stays in place only while the new size maps to its own
+     * class.  Why so strict: mp_free_sized(p, size) computes the class from
+     * the size, so the size a caller last passed must always lead back to the
+     * block's real class; a block filed under another class would corrupt
+     * its lists.  A large block is resized without a copy when it stays large. */
+    uint32_t m = mp__meta_at(p);
+    size_t cls = m & 0xFFu, old;
+    if (cls != 0) {
+        if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+            mp__misuse_small(p, m);
+            errno = EINVAL;
+            return NULL;
+        }
+        if (size <= MP_MAX_SMALL && mp__class_of(size) == cls)
+            return p;
+        old = mp__class_size[cls];
+    } else {
+        mp_span_t *s = large_or_report(p);
+        if (s == NULL) {
+            errno = EINVAL;
+            return NULL;
+        }
+        if (size > MP_MAX_SMALL) {
+            void *q = mp__large_resize(s, size);
+            if (q)
+                return q;
+        }
+        old = s->npages << MP_PAGE_SHIFT;
+    }
     void *q;
-    if (size > MP_MAX_SMALL && size > old) {
-        /* Why the headroom: a buffer grown by repeated realloc would otherwise
-         * be copied to a new mapping every time (no mremap in the OS layer). */
-        size_t want = size + size / 4;
-        bool fresh;
-        q = mp__large_alloc(want > size ? want : size, 0, &fresh);
-        if (!q)
-            q = mp__large_alloc(size, 0, &fresh);
+    if (size > MP_MAX_SMALL) {
+        bool zeroed;
+        q = mp__large_alloc(size, 0, &zeroed);
     } else {
         q = mp__alloc_inline(size);
     }
@@ -235,7 +274,7 @@ size_t mp_trim(void)
     size_t before = MP__LOAD(&mp__stat_mapped);
     mp__tcache_flush();
     mp__central_drain();
-    size_t own = mp__page_trim() + mp__large_trim();
+    size_t own = mp__page_trim();
     size_t after = MP__LOAD(&mp__stat_mapped);
     size_t fall = before > after ? before - after : 0;
     return fall > own ? fall : own;
@@ -250,5 +289,7 @@ void mp_stats(mp_stats_t *out)
     out->mapped = MP__LOAD(&mp__stat_mapped);
     out->large = large;
     out->in_use = (central_out > tc ? central_out - tc : 0) + large;
-    out->cached = tc + central_cached + MP__LOAD(&mp__stat_large_cached);
+    size_t free_resident, free_all;
+    mp__page_totals(&free_resident, &free_all);
+    out->cached = tc + central_cached + free_resident;
 }

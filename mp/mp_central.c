@@ -102,14 +102,11 @@ static size_t span_objects(const mp_span_t *s)
     return (s->npages << MP_PAGE_SHIFT) / mp__class_size[s->cls];
 }
 
-/* Why only a class's second and later spans are pre-faulted: a class that
- * needs one span (most classes of most programs) may use a few of its
- * objects, and pre-faulting would make all its pages resident; a class that
- * needs a second span is filling spans, and then one call beats a fault per
- * page. */
+/* A new span for class cls, every object free.  Its pages are not touched
+ * here: a page becomes resident only when the program writes an object on it. */
 static mp_span_t *span_new(central_t *c, size_t cls)
 {
-    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls, c->nspans > 0);
+    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls);
     if (!s)
         return NULL;
     c->nspans++;
@@ -155,14 +152,30 @@ static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n)
  * spare so a class used for one object at a time does not churn pages). */
 static void spans_put(central_t *c, void *const *objs, size_t n)
 {
-    size_t i = 0;
+    size_t i = 0, size = mp__class_size[c - centrals];
     while (i < n) {
         mp_span_t *s = mp__span_at(objs[i]);
+        if (MP__UNLIKELY(!s || s->state != MP_SPAN_SMALL || (size_t)s->cls != (size_t)(c - centrals))) {
+            /* Why a check here too: a pointer this span does not hold would
+             * otherwise stop the run loop from advancing.  The free path
+             * catches such pointers first; this is the last line. */
+            mp__misuse("free of a pointer not allocated by mp", objs[i]);
+            i++;
+            continue;
+        }
         uintptr_t lo = s->page << MP_PAGE_SHIFT, len = s->npages << MP_PAGE_SHIFT;
         size_t k = 0;
-        for (; i < n && (uintptr_t)objs[i] - lo < len; i++, k++) {
-            uint64_t idx = (((uintptr_t)objs[i] - lo) * c->magic) >> MAGIC_SHIFT;
-            s->avail[idx / 64] |= (uint64_t)1 << (idx % 64);
+        for (; i < n && (uintptr_t)objs[i] - lo < len; i++) {
+            uintptr_t off = (uintptr_t)objs[i] - lo;
+            uint64_t idx = (off * c->magic) >> MAGIC_SHIFT, bit = (uint64_t)1 << (idx % 64);
+            if (MP__UNLIKELY(idx * size != off || idx >= span_objects(s) || (s->avail[idx / 64] & bit))) {
+                mp__misuse(idx * size != off || idx >= span_objects(s) ? "free of a pointer inside a block"
+                                                                       : "double free",
+                           objs[i]);
+                continue;
+            }
+            s->avail[idx / 64] |= bit;
+            k++;
         }
         s->nfree += (uint32_t)k;
         s->used -= (uint32_t)k;

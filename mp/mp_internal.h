@@ -5,7 +5,7 @@
  * lists, central free lists per size class (mp_central.c), and a page heap
  * of spans over the OS layer (mp_page_heap.c) with a radix page map that gives
  * the size class and span of any address.  Large blocks (mp_large.c) are
- * mappings of their own, kept in a small decaying cache after free.
+ * spans of that same heap, so freed space serves either kind.
  *
  * This header holds the inline fast paths (alloc pop, free push) used by
  * mp_alloc.c and by the malloc override, so both get them without a call.
@@ -98,7 +98,7 @@ enum { MP_SPAN_FREE = 1, MP_SPAN_SMALL = 2, MP_SPAN_LARGE = 3 };
 typedef struct mp_span {
     struct mp_span *next, *prev; /* page-heap free list, or central span list */
     uintptr_t page;              /* first page number (address >> MP_PAGE_SHIFT) */
-    size_t npages;               /* small/free: length in pages                 */
+    size_t npages;               /* length in pages                             */
     uint32_t used;               /* small: objects out of the span              */
     uint32_t nfree;              /* small: objects whose bit is set in `avail`  */
     uint8_t cls;                 /* small: size class                           */
@@ -106,10 +106,7 @@ typedef struct mp_span {
     uint8_t committed;           /* free: 1 touched (resident), 2 fresh (never
                                   * handed out), 0 decommitted (madvised away)  */
     uint8_t listed;              /* small: on its central's list                */
-    uint64_t stamp;              /* free/cached: when it became idle (ms)       */
-    void *user;                  /* large: the pointer handed out               */
-    char *base;                  /* large: mapping start                        */
-    size_t bytes;                /* large: mapping length                       */
+    uint64_t stamp;              /* free: when it became idle (ms)              */
     /* small: bit i set = object i is free in the span (never carved, or given
      * back); objects are never linked through their own memory, so handing
      * them out or taking them back touches only this record. */
@@ -117,8 +114,10 @@ typedef struct mp_span {
 } mp_span_t;
 
 /* Page map: a two-level radix tree over 48-bit addresses.  A leaf covers
- * 2^18 pages (2 GiB); it holds each page's size class (0 = not a small block)
- * and span.  The root stores each leaf as an offset from an all-zero static
+ * 2^18 pages (2 GiB); it holds each page's span and a 32-bit word: the size
+ * class in the low byte (0 = not a small block) and the page's index within
+ * its span above it, so free can tell an object's start from its interior
+ * with the one load it already makes.  The root stores each leaf as an offset from an all-zero static
  * leaf, so the free fast path needs no NULL check: an unknown address reads
  * class 0 and falls to the slow path. */
 #define MP_LEAF_BITS 18
@@ -127,7 +126,7 @@ typedef struct mp_span {
 #define MP_ROOT_LEN ((size_t)1 << MP_ROOT_BITS)
 
 typedef struct mp_leaf {
-    uint8_t cls[MP_LEAF_LEN];
+    uint32_t meta[MP_LEAF_LEN]; /* class | page index in span << 8 */
     mp_span_t *span[MP_LEAF_LEN];
 } mp_leaf_t;
 
@@ -140,10 +139,29 @@ MP__INLINE mp_leaf_t *mp__leaf_of(uintptr_t addr)
     return (mp_leaf_t *)((uintptr_t)&mp__leaf_empty + off);
 }
 
-MP__INLINE size_t mp__class_at(const void *p)
+MP__INLINE uint32_t mp__meta_at(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    return mp__leaf_of(a)->cls[(a >> MP_PAGE_SHIFT) & (MP_LEAF_LEN - 1)];
+    return mp__leaf_of(a)->meta[(a >> MP_PAGE_SHIFT) & (MP_LEAF_LEN - 1)];
+}
+
+MP__INLINE size_t mp__class_at(const void *p)
+{
+    return mp__meta_at(p) & 0xFFu;
+}
+
+/* ceil(2^64 / class size) per class: x is a multiple of the size iff
+ * x * c mod 2^64 < c, for x < 2^32 (Lemire's divisibility test: one
+ * multiply, no division).  Filled by mp__misuse_init. */
+extern uint64_t mp__class_divc[MP_NUM_CLASSES] ARENA__HIDDEN;
+
+/* Is p, on a page of a small span with page-map word m, not the start of an
+ * object?  ~6 instructions, no branch. */
+MP__INLINE bool mp__off_bad(const void *p, uint32_t m)
+{
+    uint64_t off = ((uint64_t)(m & ~0xFFu) << (MP_PAGE_SHIFT - 8)) + ((uintptr_t)p & (MP_PAGE_SIZE - 1));
+    uint64_t c = mp__class_divc[m & 0xFFu];
+    return off * c >= c;
 }
 
 /* The span holding p, or NULL for an address the pool never handed out. */
@@ -160,17 +178,27 @@ MP__INLINE mp_span_t *mp__span_at(const void *p)
 
 /* ---- Page heap (mp_page_heap.c) ---- */
 
-/* A span of npages committed pages, state MP_SPAN_SMALL, page map entries
- * set for class cls on every page; NULL when the OS refuses.  prefault: the
- * caller expects to fill it soon, so unbacked pages are faulted in at once. */
-mp_span_t *mp__page_alloc(size_t npages, size_t cls, bool prefault) ARENA__HIDDEN;
-/* Give a small span (all objects back) to the heap: coalesce, maybe decommit. */
+/* A small span of npages pages for class cls: state MP_SPAN_SMALL, every page
+ * mapped to it with class cls.  NULL when the OS refuses. */
+mp_span_t *mp__page_alloc(size_t npages, size_t cls) ARENA__HIDDEN;
+/* A large block's span of npages pages, its first page a multiple of `align`
+ * pages (a power of two): state MP_SPAN_LARGE, first and last page mapped.
+ * *zeroed: its pages read as zero.  NULL when the OS refuses. */
+mp_span_t *mp__page_alloc_large(size_t npages, size_t align, bool *zeroed) ARENA__HIDDEN;
+/* Give a span to the heap: a small one with all objects back, or a large one. */
 void mp__page_free(mp_span_t *s) ARENA__HIDDEN;
-/* Decommit every free committed span; bytes released. */
+/* Large span s: make it npages long in place, shrinking (the tail goes back
+ * to the heap) or growing into a free neighbour.  false: s unchanged. */
+bool mp__page_resize(mp_span_t *s, size_t npages) ARENA__HIDDEN;
+/* Large span s: move its pages (no copy, the OS's mremap) to a new place
+ * npages long; the added pages read as zero.  0 or errno: s unchanged. */
+int mp__page_move(mp_span_t *s, size_t npages) ARENA__HIDDEN;
+/* Give back every free page and its address space; bytes released. */
 size_t mp__page_trim(void) ARENA__HIDDEN;
+/* Bytes in free spans: resident ones, and all (resident or not). */
+void mp__page_totals(size_t *free_resident, size_t *free_all) ARENA__HIDDEN;
 /* Make sure the page map has leaves for [addr, addr+len); 0 or ENOMEM. */
 int mp__pagemap_reserve(uintptr_t addr, size_t len) ARENA__HIDDEN;
-void mp__pagemap_set(uintptr_t page, mp_span_t *s) ARENA__HIDDEN;
 /* Span records and small metadata (never returned to the OS). */
 mp_span_t *mp__span_new(void) ARENA__HIDDEN;
 void mp__span_delete(mp_span_t *s) ARENA__HIDDEN;
@@ -182,9 +210,8 @@ void mp__page_unlock_all(void) ARENA__HIDDEN;
 void mp__page_reinit_locks(void) ARENA__HIDDEN;
 
 /* Process-wide counters (relaxed atomics). */
-extern size_t mp__stat_mapped ARENA__HIDDEN; /* committed bytes from the OS */
+extern size_t mp__stat_mapped ARENA__HIDDEN; /* bytes from the OS, less decommitted */
 extern size_t mp__stat_large ARENA__HIDDEN;  /* live large bytes            */
-extern size_t mp__stat_large_cached ARENA__HIDDEN;
 
 /* ---- Central free lists (mp_central.c) ---- */
 
@@ -203,14 +230,22 @@ void mp__central_reinit_locks(void) ARENA__HIDDEN;
 
 /* ---- Large blocks (mp_large.c) ---- */
 
-/* A block of size bytes aligned to align (0 or a power of two), on a mapping
- * of its own; *fresh says it was just mapped (so reads as zero).  NULL+ENOMEM. */
-void *mp__large_alloc(size_t size, size_t align, bool *fresh) ARENA__HIDDEN;
+/* A block of size bytes (any size up to MP_MAX_REQUEST) aligned to align (0
+ * or a power of two), a span of its own in the page heap; *zeroed: it reads
+ * as zero.  NULL + ENOMEM. */
+void *mp__large_alloc(size_t size, size_t align, bool *zeroed) ARENA__HIDDEN;
 void mp__large_free(mp_span_t *s) ARENA__HIDDEN;
-size_t mp__large_trim(void) ARENA__HIDDEN;
-void mp__large_lock_all(void) ARENA__HIDDEN;
-void mp__large_unlock_all(void) ARENA__HIDDEN;
-void mp__large_reinit_locks(void) ARENA__HIDDEN;
+/* Resize large block s to size (> MP_MAX_SMALL) without copying: in place or
+ * by moving its pages.  The new address, or NULL (block unchanged). */
+void *mp__large_resize(mp_span_t *s, size_t size) ARENA__HIDDEN;
+/* The large block that starts at p, or NULL. */
+MP__INLINE mp_span_t *mp__large_at(const void *p)
+{
+    mp_span_t *s = mp__span_at(p);
+    if (s && MP__LOAD(&s->state) == MP_SPAN_LARGE && (uintptr_t)p == s->page << MP_PAGE_SHIFT)
+        return s;
+    return NULL;
+}
 
 /* ---- Thread cache (mp_thread_cache.c) ---- */
 
@@ -265,15 +300,38 @@ void *mp__alloc_big(size_t size) ARENA__HIDDEN;      /* > MP_SMALL_INDEXED */
 void mp__free_nonsmall(void *p) ARENA__HIDDEN;       /* class-0 page       */
 void *mp__aligned(size_t align, size_t size) ARENA__HIDDEN; /* align: 2^k > 16 */
 size_t mp__usable(const void *p) ARENA__HIDDEN;
-_Noreturn void mp__bad_free(const char *what, const void *p) ARENA__HIDDEN;
 
-#if ARENAPOOL_DEBUG
-/* Debug builds mark freed blocks in their second word (blocks are >= 16 bytes)
- * with an address-keyed cookie; a second free of the same block sees it. */
-extern uintptr_t mp__cookie ARENA__HIDDEN;
-#define MP__FREED_MARK(p) (mp__cookie ^ (uintptr_t)(p))
-void mp__debug_check_free(void *p) ARENA__HIDDEN;
+/* ---- Misuse (mp_alloc.c) ---- */
+
+/* Why a key in every freed block: a second free of the same block must be
+ * caught in O(1) wherever the block now waits (this thread's cache, another
+ * thread's, a central list, its span).  Free writes the per-process random
+ * key into the block's second word (blocks are >= 16 bytes) and every path
+ * that hands a block out clears it, so a free that finds the key is a double
+ * free: a live block shows it only if the program wrote that secret value
+ * there itself. */
+extern uintptr_t mp__free_key ARENA__HIDDEN;
+
+/* MP_FAST_CHECKS=0 compiles the checks out of the inline fast paths; only
+ * for measuring what they cost (make bench-instr); never for users. */
+#ifndef MP_FAST_CHECKS
+#define MP_FAST_CHECKS 1
 #endif
+
+/* Report misuse that can only be a bug: "arenapool: <what> (ptr=...)" on
+ * stderr, then abort(); with ARENAPOOL_MISUSE=ignore in the environment it
+ * returns and the caller drops the pointer (leaks it) instead. */
+void mp__misuse(const char *what, const void *p) ARENA__HIDDEN;
+/* The misuse found for small block p (class cls, page-map word m): interior
+ * pointer or double free; reports it (mp__misuse). */
+void mp__misuse_small(const void *p, uint32_t m) ARENA__HIDDEN;
+/* Key and divisibility table; idempotent, called before the first cache. */
+void mp__misuse_init(void) ARENA__HIDDEN;
+/* Is p, a pointer on a page of a small span (word m), a live block's start? */
+MP__INLINE bool mp__small_ok(const void *p, uint32_t m)
+{
+    return !(mp__off_bad(p, m) | (((const uintptr_t *)p)[1] == mp__free_key));
+}
 
 /* ---- Fast paths ---- */
 
@@ -285,8 +343,8 @@ MP__INLINE void *mp__pop(mp_bin_t *b, size_t cls)
         return mp__alloc_slow(cls);
     void *p = b->slots[n - 1];
     MP__STORE(&b->count, n - 1);
-#if ARENAPOOL_DEBUG
-    ((uintptr_t *)p)[1] = 0;
+#if MP_FAST_CHECKS
+    ((uintptr_t *)p)[1] = 0; /* no longer free: clear the key */
 #endif
     return p;
 }
@@ -304,30 +362,53 @@ MP__INLINE void *mp__alloc_inline(size_t size)
     return mp__pop((mp_bin_t *)((char *)mp__tc->bins + off), off / sizeof(mp_bin_t));
 }
 
-/* Push p of class cls on this thread's list.  Budget: ~10 instructions, one
- * unlikely branch: class 0 (not a small block), an uninitialised cache and a
- * full list all fail count < max, since bins[0] and the empty caches have
- * max 0. */
+/* Push p of class cls on this thread's list, marking it free.  Budget: ~13
+ * instructions, one unlikely branch for the slow path: class 0 (not a small
+ * block), an uninitialised cache and a full list all fail count < max, since
+ * bins[0] and the empty caches have max 0.  A block that already holds the
+ * free key is a double free. */
 MP__INLINE void mp__free_class(void *p, size_t cls)
 {
+    mp_bin_t *b = &mp__tc->bins[cls];
+    uint32_t n = b->count;
+    uintptr_t *w = p;
+    if (MP__UNLIKELY(n >= b->max)) {
+        mp__free_slow(p, cls);
+        return;
+    }
+#if MP_FAST_CHECKS
+    if (MP__UNLIKELY(w[1] == mp__free_key)) {
+        mp__misuse("double free", p);
+        return;
+    }
+    w[1] = mp__free_key;
+#endif
+    b->slots[n] = p;
+    MP__STORE(&b->count, n + 1);
+}
+
+/* free(): page-map lookup (two dependent loads) giving the class and the
+ * page's place in its span, a check that p starts an object and holds no
+ * free key, then the push.  One unlikely branch for the checks. */
+MP__INLINE void mp__free_inline(void *p)
+{
+    uint32_t m = mp__meta_at(p);
+    size_t cls = m & 0xFFu;
     mp_bin_t *b = &mp__tc->bins[cls];
     uint32_t n = b->count;
     if (MP__UNLIKELY(n >= b->max)) {
         mp__free_slow(p, cls);
         return;
     }
+#if MP_FAST_CHECKS
+    if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+        mp__misuse_small(p, m);
+        return;
+    }
+    ((uintptr_t *)p)[1] = mp__free_key;
+#endif
     b->slots[n] = p;
     MP__STORE(&b->count, n + 1);
-}
-
-/* free(): page-map class lookup (two dependent loads), then the push.
- * 24 instructions with the ret (callgrind). */
-MP__INLINE void mp__free_inline(void *p)
-{
-#if ARENAPOOL_DEBUG
-    mp__debug_check_free(p);
-#endif
-    mp__free_class(p, mp__class_at(p));
 }
 
 #endif /* ARENAPOOL_MP_INTERNAL_H */

@@ -7,13 +7,16 @@
  * a non-power-of-two alignment up (EINVAL only beyond SIZE_MAX/2+1),
  * posix_memalign returns EINVAL for an alignment that is not a power-of-two
  * multiple of sizeof(void *), valloc/pvalloc align to the page, errors set
- * errno to ENOMEM.  Nothing here calls malloc (the pool only maps pages), so
+ * errno to ENOMEM; malloc_trim, mallinfo2, mallinfo and mallopt answer for
+ * mp's heap.  Nothing here calls malloc (the pool only maps pages), so
  * nothing recurses; every state starts zeroed or lazily, so calls before
  * main work; fork safety is registered with the first thread cache.
  */
 #include "mp_internal.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,4 +112,66 @@ MP__EXPORT void *pvalloc(size_t size)
 MP__EXPORT size_t malloc_usable_size(void *p)
 {
     return p ? mp__usable(p) : 0;
+}
+
+/* ---- glibc's malloc maintenance calls ---- */
+
+/* Why interpose these too: left to glibc they would trim and report glibc's
+ * own (empty) heap, so a program that calls malloc_trim after a peak, as
+ * long-running services do, would keep every byte mp holds. */
+
+/* Runs mp_trim; 1 when memory was released, as glibc answers.  `pad` (bytes
+ * to keep) is accepted and ignored: mp keeps no top chunk to pad. */
+MP__EXPORT int malloc_trim(size_t pad)
+{
+    (void)pad;
+    return mp_trim() > 0;
+}
+
+static struct mallinfo2 info_from_stats(void)
+{
+    mp_stats_t st;
+    mp_stats(&st);
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof mi);
+    mi.arena = st.mapped - (st.large < st.mapped ? st.large : st.mapped); /* all but large blocks */
+    mi.hblks = 0;          /* large blocks are pages of the same heap, not mappings of their own */
+    mi.hblkhd = st.large;  /* bytes in large blocks */
+    mi.uordblks = st.in_use;
+    mi.fordblks = st.cached;
+    mi.keepcost = 0;
+    return mi;
+}
+
+/* mp_stats in glibc's terms: arena = bytes held but large blocks, hblkhd =
+ * large blocks, uordblks = in use, fordblks = free but held. */
+MP__EXPORT struct mallinfo2 mallinfo2(void)
+{
+    return info_from_stats();
+}
+
+/* The same in int fields (glibc's older call): values above INT_MAX are
+ * clamped, where glibc wraps. */
+MP__EXPORT struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 m2 = info_from_stats();
+    struct mallinfo mi;
+    memset(&mi, 0, sizeof mi);
+#define CLAMP(v) ((v) > (size_t)INT_MAX ? INT_MAX : (int)(v))
+    mi.arena = CLAMP(m2.arena);
+    mi.hblkhd = CLAMP(m2.hblkhd);
+    mi.uordblks = CLAMP(m2.uordblks);
+    mi.fordblks = CLAMP(m2.fordblks);
+#undef CLAMP
+    return mi;
+}
+
+/* Accepted and ignored (returns 1, success): glibc's tunables (M_ARENA_MAX,
+ * M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, ...) describe glibc's heap, and mp's
+ * policies are fixed (docs/design.md).  Programs that set them keep working. */
+MP__EXPORT int mallopt(int param, int value)
+{
+    (void)param;
+    (void)value;
+    return 1;
 }

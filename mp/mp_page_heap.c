@@ -1,16 +1,19 @@
 /*
  * mp_page_heap.c - the memory pool's bottom level: page map, span records,
- * metadata, and the page heap of free spans over the OS layer.
+ * metadata, and the one page heap that serves both small-class spans and
+ * large blocks over the OS layer.
  *
- * Invariants: every page of a small span maps (page map) to its span and
- * class; a free span maps only its first and last page, so a span being freed
- * finds free neighbours in O(1) and coalesces with them.  Free spans are kept
- * in per-length lists, separately for each commit state: touched (resident),
- * fresh (mapped by grow, never handed out) and decommitted (madvised); the
- * kinds never merge, so the state is exact per span: a reused touched span
- * never page-faults, and only the other two are pre-faulted when handed out.
- * Called by mp_central.c (spans for size classes) under a central lock; takes
- * only its own locks.
+ * Invariants: the heap's address space comes in regions mapped at 2 MiB
+ * alignment, carved into spans of whole 8 KiB pages, so every block begins
+ * and ends on a page-map page and no two blocks ever share a page-map entry.
+ * Every page of a small span maps to its span and class; a large span and a
+ * free span map only their first and last page (interior pages read NULL, so
+ * a pointer into the middle of a block is never taken for a block).  Free
+ * spans coalesce with free neighbours of the same commit state and are kept
+ * in per-length lists per state: touched (resident), fresh (mapped, never
+ * used) and decommitted (madvised away).  Beyond a small reserve, free
+ * address space is unmapped.  Called by mp_central.c (under a class lock) and
+ * mp_large.c; takes only its own locks (heap -> page-map leaves -> metadata).
  */
 #include "mp_internal.h"
 
@@ -31,7 +34,7 @@ int mp__pagemap_reserve(uintptr_t addr, size_t len)
 {
     uintptr_t first = addr >> (MP_PAGE_SHIFT + MP_LEAF_BITS);
     uintptr_t last = (addr + len - 1) >> (MP_PAGE_SHIFT + MP_LEAF_BITS);
-    if (last >= MP_ROOT_LEN)
+    if (last >= MP_ROOT_LEN || addr + len < addr)
         return ENOMEM; /* outside the 48-bit space the map covers */
     int err = 0;
     pthread_mutex_lock(&leaf_lock);
@@ -51,17 +54,18 @@ int mp__pagemap_reserve(uintptr_t addr, size_t len)
 }
 
 /* Caller has reserved the page's leaf. */
-void mp__pagemap_set(uintptr_t page, mp_span_t *s)
+static void pagemap_set(uintptr_t page, mp_span_t *s)
 {
     mp_leaf_t *leaf = mp__leaf_of(page << MP_PAGE_SHIFT);
     MP__STORE(&leaf->span[page & (MP_LEAF_LEN - 1)], s);
 }
 
+/* Class and page index of each of a span's n pages (cls 0: not small). */
 static void pagemap_set_class(uintptr_t page, size_t n, size_t cls)
 {
     for (size_t i = 0; i < n; i++) {
         mp_leaf_t *leaf = mp__leaf_of((page + i) << MP_PAGE_SHIFT);
-        MP__STORE(&leaf->cls[(page + i) & (MP_LEAF_LEN - 1)], (uint8_t)cls);
+        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? (uint32_t)(cls | i << 8) : 0u);
     }
 }
 
@@ -78,7 +82,6 @@ static mp_span_t *span_pool; /* recycled span records */
 
 size_t mp__stat_mapped;
 size_t mp__stat_large;
-size_t mp__stat_large_cached;
 
 #define META_CHUNK ((size_t)256 * 1024)
 
@@ -123,6 +126,8 @@ mp_span_t *mp__span_new(void)
 
 void mp__span_delete(mp_span_t *s)
 {
+    if (s == NULL)
+        return;
     pthread_mutex_lock(&meta_lock);
     MP__STORE(&s->state, (uint8_t)0);
     s->next = span_pool;
@@ -143,31 +148,45 @@ uint64_t mp__now_ms(void)
 
 /* ---- Page heap ---- */
 
-/* Why these numbers: 2 MiB growth keeps mmap calls rare without mapping much
- * more than a small program needs.  Free pages stay committed while a program
- * is busy (a loop that frees and reallocates its working set must not pay a
- * page fault per page each time, which is what an eager madvise costs), but
- * pages idle for MP_DECAY_MS go back to the OS at the next page-heap call,
- * and never more than MP_RETAIN_BYTES stay committed. */
+/* Why these numbers: 2 MiB regions keep mmap calls rare without mapping much
+ * more than a small program needs (an untouched page costs address space, not
+ * memory).  Free pages stay resident while a program is busy (a loop that
+ * frees and reallocates its working set must not pay a page fault per page
+ * each time, which is what an eager madvise costs), but pages idle for
+ * MP_DECAY_MS go back to the OS at the next page-heap call, and never more
+ * than MP_RETAIN_BYTES stay resident.  Free address space beyond
+ * MP_VA_RESERVE is unmapped, so a program's VmSize falls after it frees, and
+ * a process under RLIMIT_AS can map elsewhere what the heap no longer uses. */
 #define MP_BUCKETS 128
 #define MP_GROW_PAGES ((size_t)256)
-#define MP_HUGE_SIZE ((size_t)2 << 20)
-#define MP_POPULATE_MIN_OBJS 8
+#define MP_REGION_ALIGN ((size_t)2 << 20)
 #define MP_RETAIN_BYTES ((size_t)64 << 20)
+#define MP_VA_RESERVE ((size_t)32 << 20)
 #define MP_DECAY_MS 250u
+
+_Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_REGION_ALIGN == 0, "regions hold whole huge pages");
 
 /* Test seam: added to the clock, so tests can age idle memory without sleeping. */
 uint64_t mp__clock_skew_ms;
 
 /* Commit states of a free span (mp_span_t.committed).  Fresh and decommitted
- * pages are both unbacked; they differ only in accounting: fresh bytes are
- * still counted in mp__stat_mapped, decommitted ones were subtracted. */
+ * pages are both unbacked and read as zero; they differ only in accounting:
+ * fresh bytes are still counted in mp__stat_mapped, decommitted ones were
+ * subtracted. */
 enum { SPAN_DECOMMITTED = 0, SPAN_TOUCHED = 1, SPAN_FRESH = 2 };
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static mp_span_t *free_lists[3][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
 static size_t free_committed; /* bytes in touched (resident) free spans */
+static size_t free_total;     /* bytes in all free spans: address space held, unused */
 static uint64_t last_decay;
+
+#if ARENAPOOL_DEBUG >= 3
+static void heap_check_locked(void);
+#define HEAP_CHECK() heap_check_locked()
+#else
+#define HEAP_CHECK() ((void)0)
+#endif
 
 static mp_span_t **list_for(const mp_span_t *s)
 {
@@ -196,18 +215,29 @@ static void list_remove(mp_span_t **head, mp_span_t *s)
 
 static void set_bounds(mp_span_t *s)
 {
-    mp__pagemap_set(s->page, s);
-    mp__pagemap_set(s->page + s->npages - 1, s);
+    pagemap_set(s->page, s);
+    pagemap_set(s->page + s->npages - 1, s);
 }
 
-/* Insert free span s, merging with free neighbours of the same commit state. */
+static void clear_bounds(const mp_span_t *s)
+{
+    pagemap_set(s->page, NULL);
+    pagemap_set(s->page + s->npages - 1, NULL);
+}
+
+static size_t span_bytes(const mp_span_t *s)
+{
+    return s->npages << MP_PAGE_SHIFT;
+}
+
+/* Insert free span s (bounds not yet set), merging with free neighbours of
+ * the same commit state.  Totals are the caller's. */
 static void heap_insert(mp_span_t *s)
 {
     mp_span_t *prev = span_of_page(s->page - 1);
     if (prev && MP__LOAD(&prev->state) == MP_SPAN_FREE && prev->committed == s->committed) {
         list_remove(list_for(prev), prev);
-        mp__pagemap_set(prev->page + prev->npages - 1, NULL);
-        mp__pagemap_set(s->page, NULL);
+        clear_bounds(prev);
         s->page = prev->page;
         s->npages += prev->npages;
         if (prev->stamp > s->stamp)
@@ -217,8 +247,7 @@ static void heap_insert(mp_span_t *s)
     mp_span_t *next = span_of_page(s->page + s->npages);
     if (next && MP__LOAD(&next->state) == MP_SPAN_FREE && next->committed == s->committed) {
         list_remove(list_for(next), next);
-        mp__pagemap_set(next->page, NULL);
-        mp__pagemap_set(s->page + s->npages - 1, NULL);
+        clear_bounds(next);
         s->npages += next->npages;
         if (next->stamp > s->stamp)
             s->stamp = next->stamp;
@@ -229,13 +258,56 @@ static void heap_insert(mp_span_t *s)
     list_insert(list_for(s), s);
 }
 
+/* A free span of pages [page, page+n) in state `committed`, counted in the
+ * free totals, from the spare record r. */
+static void add_free(mp_span_t *r, uintptr_t page, size_t n, uint8_t committed, uint64_t stamp)
+{
+    r->page = page;
+    r->npages = n;
+    r->committed = committed;
+    r->stamp = stamp;
+    free_total += n << MP_PAGE_SHIFT;
+    if (committed == SPAN_TOUCHED)
+        free_committed += n << MP_PAGE_SHIFT;
+    heap_insert(r);
+}
+
+/* Take free span s (listed) out of the free totals and lists. */
+static void take_free(mp_span_t *s)
+{
+    size_t bytes = span_bytes(s);
+    list_remove(list_for(s), s);
+    clear_bounds(s);
+    free_total -= bytes;
+    if (s->committed == SPAN_TOUCHED)
+        free_committed -= bytes;
+}
+
+/* Give free span s's address space back to the OS.  false (s untouched) when
+ * the OS refuses, as munmap may when splitting a mapping hits its limit. */
+static bool unmap_span(mp_span_t *s)
+{
+    size_t bytes = span_bytes(s);
+    if (arena__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
+        return false;
+    uint8_t was = s->committed;
+    take_free(s);
+    if (was != SPAN_DECOMMITTED)
+        MP__SUB(&mp__stat_mapped, bytes);
+    mp__span_delete(s);
+    return true;
+}
+
+/* Decommit a touched or fresh free span: it stays mapped, RSS falls. */
 static size_t decommit(mp_span_t *s)
 {
-    size_t bytes = s->npages << MP_PAGE_SHIFT;
+    size_t bytes = span_bytes(s);
     if (arena__os_decommit((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
         return 0;
+    uint8_t was = s->committed;
     list_remove(list_for(s), s);
-    if (s->committed == SPAN_TOUCHED)
+    clear_bounds(s);
+    if (was == SPAN_TOUCHED)
         free_committed -= bytes;
     MP__SUB(&mp__stat_mapped, bytes);
     s->committed = SPAN_DECOMMITTED;
@@ -243,10 +315,22 @@ static size_t decommit(mp_span_t *s)
     return bytes;
 }
 
-/* Decommit touched free spans idle since before `older_than` (ms), longest
- * lists first, until at most `keep` bytes stay committed.  Fresh spans hold
- * no resident page: nothing to give back (only mp__page_trim takes them). */
-static size_t release(uint64_t older_than, size_t keep)
+/* Release a touched free span: unmap it when the heap holds more free
+ * address space than its reserve, else keep the address space and drop the
+ * pages.  Bytes that stopped counting as mapped. */
+static size_t give_back(mp_span_t *s, size_t reserve)
+{
+    if (free_total > reserve) {
+        size_t bytes = span_bytes(s);
+        if (unmap_span(s))
+            return bytes;
+    }
+    return decommit(s);
+}
+
+/* Release touched free spans idle since before `older_than` (ms), longest
+ * lists first, until at most `keep` bytes stay resident. */
+static size_t release(uint64_t older_than, size_t keep, size_t reserve)
 {
     size_t released = 0;
     for (size_t b = 0; b <= MP_BUCKETS && free_committed > keep; b++) {
@@ -254,9 +338,39 @@ static size_t release(uint64_t older_than, size_t keep)
         mp_span_t *s = free_lists[SPAN_TOUCHED][bucket];
         while (s && free_committed > keep) {
             mp_span_t *next = s->next;
-            if (s->stamp <= older_than)
-                released += decommit(s);
+            if (s->stamp <= older_than) {
+                size_t got = give_back(s, reserve);
+                if (got == 0)
+                    return released; /* the OS refuses: try again later */
+                released += got;
+            }
             s = next;
+        }
+    }
+    return released;
+}
+
+/* Unmap unbacked (fresh or decommitted) free spans, longest first, while the
+ * heap holds more than `reserve` free bytes.  Touched spans are left to the
+ * decay.  Bytes that stopped counting as mapped. */
+static size_t unmap_excess(size_t reserve)
+{
+    static const uint8_t states[2] = {SPAN_DECOMMITTED, SPAN_FRESH};
+    size_t released = 0;
+    for (size_t b = 0; b <= MP_BUCKETS && free_total > reserve; b++) {
+        size_t bucket = b == 0 ? 0 : MP_BUCKETS + 1 - b;
+        for (size_t k = 0; k < 2 && free_total > reserve; k++) {
+            mp_span_t *s = free_lists[states[k]][bucket];
+            while (s && free_total > reserve) {
+                mp_span_t *next = s->next;
+                size_t bytes = span_bytes(s);
+                bool counted = s->committed != SPAN_DECOMMITTED;
+                if (!unmap_span(s))
+                    return released;
+                if (counted)
+                    released += bytes;
+                s = next;
+            }
         }
     }
     return released;
@@ -265,29 +379,40 @@ static size_t release(uint64_t older_than, size_t keep)
 static void maybe_release(void)
 {
     if (free_committed > MP_RETAIN_BYTES)
-        release(UINT64_MAX, MP_RETAIN_BYTES / 2);
+        release(UINT64_MAX, MP_RETAIN_BYTES / 2, MP_VA_RESERVE);
     uint64_t now = mp__now_ms();
     if (now - last_decay >= MP_DECAY_MS / 4) {
         last_decay = now;
-        release(now - MP_DECAY_MS, 0);
+        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE);
     }
+    if (free_total > MP_VA_RESERVE)
+        unmap_excess(MP_VA_RESERVE);
+}
+
+/* Does free span s hold n pages starting on a multiple of `align` pages? */
+static bool fits(const mp_span_t *s, size_t n, size_t align)
+{
+    uintptr_t start = (s->page + align - 1) & ~(uintptr_t)(align - 1);
+    return start - s->page <= s->npages && s->npages - (start - s->page) >= n;
 }
 
 /* Why this order: a touched span is resident, so reusing it costs no fault
  * and keeps RSS flat.  Fresh and decommitted pages cost the same to fault
  * in, but fresh ones are already counted as held, while taking a decommitted
- * span would hold again what was given back. */
-static mp_span_t *find_free(size_t n)
+ * span would hold again what was given back.  Within a state, the shortest
+ * span that fits (so long spans stay whole for large blocks). */
+static mp_span_t *find_free(size_t n, size_t align)
 {
     static const uint8_t order[3] = {SPAN_TOUCHED, SPAN_FRESH, SPAN_DECOMMITTED};
     for (size_t k = 0; k < 3; k++) {
         size_t c = order[k];
         for (size_t b = n; b <= MP_BUCKETS; b++)
-            if (free_lists[c][b])
-                return free_lists[c][b];
+            for (mp_span_t *s = free_lists[c][b]; s; s = s->next)
+                if (fits(s, n, align))
+                    return s;
         mp_span_t *best = NULL;
         for (mp_span_t *s = free_lists[c][0]; s; s = s->next)
-            if (s->npages >= n && (!best || s->npages < best->npages))
+            if (fits(s, n, align) && (!best || s->npages < best->npages))
                 best = s;
         if (best)
             return best;
@@ -295,160 +420,331 @@ static mp_span_t *find_free(size_t n)
     return NULL;
 }
 
-/* Why huge pages, and only past a threshold: a first touch of a 4 KiB page
- * costs a fault (~11 us on a paravirtualised guest, ~1 us on bare metal), and
- * a heap that grows by megabytes spends most of its time there; a 2 MiB
- * transparent huge page costs one fault.  But a huge page is resident as a
- * whole, so the region a heap is growing into can hold up to 2 MiB more than
- * it uses.  Asked for only once the heap has mapped MP_THP_AFTER bytes, that
- * cost stays within about 6 % of the heap (and falls as it grows), inside the
- * memory budget the pool is held to (peak RSS within glibc's + 10 %); smaller
- * heaps keep 4 KiB pages, pre-faulted a span at a time.  (At 8 MiB a 21 MiB
- * heap ran 2x faster but held 11 % more.)  ARENAPOOL_THP=0 in the
- * environment turns it off, ARENAPOOL_THP=1 asks for it from the first
- * region, trading up to 2 MiB of RSS for the fewest faults. */
-#define MP_THP_AFTER ((size_t)32 << 20)
+/* Why huge pages only when asked: a transparent huge page is resident as a
+ * whole, so a program that touches a few bytes of a region holds 2 MiB, and
+ * the kernel's compaction to find them costs real programs time (a python
+ * churn ran 1.2x slower with them).  glibc and mimalloc leave them off by
+ * default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
+ * that fill what they allocate and fault a lot. */
+static int thp_wanted = -1; /* -1 until read */
 
-static size_t heap_grown;  /* bytes grow() has mapped, never decreases */
-static size_t thp_after;   /* 0 until read; SIZE_MAX = never */
-
-static size_t thp_threshold(void)
+static bool thp_on(void)
 {
-    if (thp_after == 0) {
+    if (thp_wanted < 0) {
         const char *e = getenv("ARENAPOOL_THP"); /* reads environ: never allocates */
-        thp_after = e && e[0] == '0' ? SIZE_MAX : e && e[0] == '1' ? 1 : MP_THP_AFTER;
+        thp_wanted = e && e[0] == '1';
     }
-    return thp_after;
+    return thp_wanted;
 }
 
-static int grow(size_t n)
+/* Map a new region for n pages aligned to `align` pages and add it to the
+ * heap as a fresh free span, using the spare record r.  0 or ENOMEM. */
+static int grow(size_t n, size_t align, mp_span_t *r)
 {
-    /* Whole 2 MiB-aligned regions, so that a region is made of whole huge
-     * pages when they are asked for. */
-    _Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_HUGE_SIZE == 0, "regions hold whole huge pages");
     size_t pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
     size_t bytes = pages << MP_PAGE_SHIFT;
+    size_t al = align << MP_PAGE_SHIFT;
     void *mem;
-    if (arena__os_map_aligned(bytes, MP_HUGE_SIZE, &mem) != 0)
+    if (arena__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, &mem) != 0)
         return ENOMEM;
-    mp_span_t *s = mp__span_new();
-    if (!s || mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
-        if (s)
-            mp__span_delete(s);
+    if (mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
         arena__os_unmap(mem, bytes);
         return ENOMEM;
     }
-    heap_grown += bytes;
-    if (heap_grown > thp_threshold())
+    if (thp_on())
         (void)arena__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
     MP__ADD(&mp__stat_mapped, bytes);
-    s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
-    s->npages = pages;
-    s->committed = SPAN_FRESH;
-    s->stamp = mp__now_ms();
-    heap_insert(s);
+    add_free(r, (uintptr_t)mem >> MP_PAGE_SHIFT, pages, SPAN_FRESH, mp__now_ms());
     return 0;
 }
 
-mp_span_t *mp__page_alloc(size_t n, size_t cls, bool prefault)
+/* Span records a carve may need: one for a grown region, one each for the
+ * free pieces before and after the pages taken.  Taken before heap_lock so a
+ * failure leaves the heap as it was. */
+#define SPARES 3
+
+static bool spares_get(mp_span_t **sp)
 {
+    for (size_t i = 0; i < SPARES; i++)
+        if (!(sp[i] = mp__span_new())) {
+            while (i-- > 0)
+                mp__span_delete(sp[i]);
+            return false;
+        }
+    return true;
+}
+
+static void spares_put(mp_span_t **sp)
+{
+    for (size_t i = 0; i < SPARES; i++)
+        mp__span_delete(sp[i]);
+}
+
+static mp_span_t *spare_take(mp_span_t **sp)
+{
+    for (size_t i = 0; i < SPARES; i++)
+        if (sp[i]) {
+            mp_span_t *r = sp[i];
+            sp[i] = NULL;
+            return r;
+        }
+    return NULL; /* unreachable: SPARES covers a grow and a carve */
+}
+
+/* Take n pages aligned to `align` pages out of the heap (growing it when no
+ * free span fits); the pieces around them stay free.  Returns the span,
+ * detached, its pages not yet in the page map; *was: its commit state. */
+static mp_span_t *take_pages(size_t n, size_t align, mp_span_t **sp, uint8_t *was)
+{
+    mp_span_t *s = find_free(n, align);
+    if (!s) {
+        if (grow(n, align, spare_take(sp)) != 0)
+            return NULL;
+        s = find_free(n, align);
+    }
+    take_free(s);
+    uintptr_t start = (s->page + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = start - s->page, tail = s->npages - head - n;
+    if (head) {
+        add_free(spare_take(sp), s->page, head, s->committed, s->stamp);
+    }
+    if (tail) {
+        add_free(spare_take(sp), start + n, tail, s->committed, s->stamp);
+    }
+    s->page = start;
+    s->npages = n;
+    *was = s->committed;
+    if (*was == SPAN_DECOMMITTED)
+        MP__ADD(&mp__stat_mapped, n << MP_PAGE_SHIFT); /* touched again: counts as held */
+    s->committed = SPAN_TOUCHED;
+    s->stamp = 0;
+    return s;
+}
+
+mp_span_t *mp__page_alloc(size_t n, size_t cls)
+{
+    mp_span_t *sp[SPARES];
+    if (!spares_get(sp))
+        return NULL;
     pthread_mutex_lock(&heap_lock);
     maybe_release();
-    mp_span_t *s = find_free(n);
-    if (!s) {
-        if (grow(n) != 0) {
-            pthread_mutex_unlock(&heap_lock);
-            return NULL;
-        }
-        s = find_free(n);
+    uint8_t was;
+    mp_span_t *s = take_pages(n, 1, sp, &was);
+    if (s) {
+        s->cls = (uint8_t)cls;
+        MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
+        for (size_t i = 0; i < n; i++)
+            pagemap_set(s->page + i, s);
+        pagemap_set_class(s->page, n, cls);
     }
-    if (s->npages > n) {
-        mp_span_t *rest = mp__span_new();
-        if (!rest) {
-            pthread_mutex_unlock(&heap_lock);
-            return NULL;
-        }
-        list_remove(list_for(s), s);
-        mp__pagemap_set(s->page + s->npages - 1, NULL);
-        rest->page = s->page + n;
-        rest->npages = s->npages - n;
-        rest->committed = s->committed;
-        rest->stamp = s->stamp;
-        MP__STORE(&rest->state, (uint8_t)MP_SPAN_FREE);
-        set_bounds(rest);
-        list_insert(list_for(rest), rest);
-        s->npages = n;
-    } else {
-        list_remove(list_for(s), s);
-    }
-    size_t bytes = n << MP_PAGE_SHIFT;
-    uint8_t was = s->committed;
-    if (was == SPAN_TOUCHED)
-        free_committed -= bytes;
-    else if (was == SPAN_DECOMMITTED)
-        MP__ADD(&mp__stat_mapped, bytes); /* touched again: counts as held */
-    s->committed = SPAN_TOUCHED;
-    MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
-    s->cls = (uint8_t)cls;
-    for (size_t i = 0; i < n; i++)
-        mp__pagemap_set(s->page + i, s);
-    pagemap_set_class(s->page, n, cls);
+    HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
-    /* Why pre-fault: a span of a small class is handed out in address order
-     * and its objects are about to be written by their users, and one
-     * madvise costs far less than a fault per 4 KiB page
-     * (~11 us each on a paravirtualised guest, where the faults dominated the
-     * first round of an allocation burst).  Only unbacked spans: a touched
-     * span is resident already, and a syscall on each reuse would slow the
-     * steady state.  Outside heap_lock: the span is ours now and the call
-     * takes time.  A hint: when it fails (EINVAL before Linux 5.14) the pages
-     * fault one by one as before.  Large blocks (mp_large.c) are never
-     * pre-faulted, nor spans of fewer than MP_POPULATE_MIN_OBJS objects: a
-     * program may map a big buffer and touch little of it.  Nor when the
-     * caller does not ask (a class's first span: see mp_central.c). */
-    if (prefault && was != SPAN_TOUCHED && bytes / mp__class_size[cls] >= MP_POPULATE_MIN_OBJS)
-        (void)arena__os_populate((void *)(s->page << MP_PAGE_SHIFT), bytes);
+    spares_put(sp);
+    return s;
+}
+
+mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
+{
+    mp_span_t *sp[SPARES];
+    if (!spares_get(sp))
+        return NULL;
+    pthread_mutex_lock(&heap_lock);
+    maybe_release();
+    uint8_t was = SPAN_TOUCHED;
+    mp_span_t *s = take_pages(n, align, sp, &was);
+    if (s) {
+        MP__STORE(&s->state, (uint8_t)MP_SPAN_LARGE);
+        set_bounds(s);
+    }
+    HEAP_CHECK();
+    pthread_mutex_unlock(&heap_lock);
+    spares_put(sp);
+    *zeroed = was != SPAN_TOUCHED;
     return s;
 }
 
 void mp__page_free(mp_span_t *s)
 {
     pthread_mutex_lock(&heap_lock);
-    pagemap_set_class(s->page, s->npages, 0);
-    for (size_t i = 0; i < s->npages; i++)
-        mp__pagemap_set(s->page + i, NULL);
+    if (s->state == MP_SPAN_SMALL) {
+        pagemap_set_class(s->page, s->npages, 0);
+        for (size_t i = 0; i < s->npages; i++)
+            pagemap_set(s->page + i, NULL);
+    } else {
+        clear_bounds(s);
+    }
     s->used = s->nfree = 0;
     s->cls = 0;
     s->listed = 0;
-    s->committed = SPAN_TOUCHED;
-    s->stamp = mp__now_ms();
-    free_committed += s->npages << MP_PAGE_SHIFT;
-    heap_insert(s);
+    add_free(s, s->page, s->npages, SPAN_TOUCHED, mp__now_ms());
     maybe_release();
+    HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
+}
+
+bool mp__page_resize(mp_span_t *s, size_t n)
+{
+    if (n == s->npages)
+        return true;
+    mp_span_t *r = NULL;
+    if (n < s->npages && !(r = mp__span_new()))
+        return false;
+    bool ok = true;
+    pthread_mutex_lock(&heap_lock);
+    if (n < s->npages) {
+        size_t tail = s->npages - n;
+        clear_bounds(s);
+        s->npages = n;
+        set_bounds(s);
+        add_free(r, s->page + n, tail, SPAN_TOUCHED, mp__now_ms());
+        r = NULL;
+        maybe_release();
+    } else {
+        size_t extra = n - s->npages;
+        mp_span_t *next = span_of_page(s->page + s->npages);
+        if (next && MP__LOAD(&next->state) == MP_SPAN_FREE && next->npages >= extra) {
+            uint8_t st = next->committed;
+            take_free(next);
+            if (next->npages > extra) { /* the rest of the neighbour stays free */
+                size_t left = next->npages - extra;
+                add_free(next, next->page + extra, left, st, next->stamp);
+            } else {
+                mp__span_delete(next);
+            }
+            if (st == SPAN_DECOMMITTED)
+                MP__ADD(&mp__stat_mapped, extra << MP_PAGE_SHIFT);
+            clear_bounds(s);
+            s->npages = n;
+            set_bounds(s);
+        } else {
+            ok = false;
+        }
+    }
+    HEAP_CHECK();
+    pthread_mutex_unlock(&heap_lock);
+    mp__span_delete(r);
+    return ok;
+}
+
+int mp__page_move(mp_span_t *s, size_t n)
+{
+    size_t old_bytes = span_bytes(s);
+    if (n <= s->npages)
+        return EINVAL;
+    size_t pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
+    size_t bytes = pages << MP_PAGE_SHIFT;
+    mp_span_t *r = mp__span_new();
+    void *mem;
+    if (!r)
+        return ENOMEM;
+    if (arena__os_map_aligned(bytes, MP_REGION_ALIGN, &mem) != 0) {
+        mp__span_delete(r);
+        return ENOMEM;
+    }
+    int err = mp__pagemap_reserve((uintptr_t)mem, bytes);
+    if (!err)
+        err = arena__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
+    if (err) {
+        arena__os_unmap(mem, bytes);
+        mp__span_delete(r);
+        return err;
+    }
+    if (thp_on())
+        (void)arena__os_hugepage(mem, bytes);
+    /* The old pages are gone (moved); their page-map bounds go with them. */
+    pthread_mutex_lock(&heap_lock);
+    clear_bounds(s);
+    s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
+    s->npages = n;
+    set_bounds(s);
+    MP__ADD(&mp__stat_mapped, bytes - old_bytes);
+    if (pages > n) {
+        add_free(r, s->page + n, pages - n, SPAN_FRESH, mp__now_ms());
+        r = NULL;
+    }
+    maybe_release();
+    HEAP_CHECK();
+    pthread_mutex_unlock(&heap_lock);
+    mp__span_delete(r);
+    return 0;
 }
 
 size_t mp__page_trim(void)
 {
     pthread_mutex_lock(&heap_lock);
-    size_t released = release(UINT64_MAX, 0);
-    /* Why fresh spans too, which the decay leaves alone: mp_trim gives back
-     * everything free, so that afterwards mapped counts only what is in use
-     * (and metadata), as it always has.  The madvise finds no resident page
-     * to drop (a huge page, if any, would go too); the span is pre-faulted
-     * when handed out, as it would have been while fresh. */
-    for (size_t b = 0; b <= MP_BUCKETS; b++) {
-        mp_span_t *s;
-        while ((s = free_lists[SPAN_FRESH][b]) != NULL) {
-            size_t bytes = decommit(s);
-            if (bytes == 0)
-                break; /* the OS refused: keep it fresh */
-            released += bytes;
-        }
-    }
+    /* Why no reserve here: mp_trim (and malloc_trim) is a request to give
+     * back everything free now, address space included. */
+    size_t released = release(UINT64_MAX, 0, 0);
+    released += unmap_excess(0);
+    HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
     return released;
 }
+
+void mp__page_totals(size_t *free_resident, size_t *free_all)
+{
+    pthread_mutex_lock(&heap_lock);
+    *free_resident = free_committed;
+    *free_all = free_total;
+    pthread_mutex_unlock(&heap_lock);
+}
+
+/* ---- Expensive checks (ARENAPOOL_DEBUG >= 3) ---- */
+
+#if ARENAPOOL_DEBUG >= 3
+static void check_fail(const char *what, uintptr_t page, const mp_span_t *s)
+{
+    arena__os_fatal(what, "page", (const void *)(page << MP_PAGE_SHIFT), "span", s);
+}
+
+/* Walk every page-map entry and check it against the span it names; then
+ * every free list against the map. */
+static void heap_check_locked(void)
+{
+    for (size_t r = 0; r < MP_ROOT_LEN; r++) {
+        if (MP__LOAD(&mp__root[r]) == 0)
+            continue;
+        mp_leaf_t *leaf = mp__leaf_of((uintptr_t)r << (MP_PAGE_SHIFT + MP_LEAF_BITS));
+        for (size_t j = 0; j < MP_LEAF_LEN; j++) {
+            uintptr_t page = ((uintptr_t)r << MP_LEAF_BITS) | j;
+            mp_span_t *s = MP__LOAD(&leaf->span[j]);
+            uint32_t m = MP__LOAD(&leaf->meta[j]);
+            uint8_t cls = (uint8_t)(m & 0xFFu);
+            if (!s) {
+                if (cls != 0)
+                    check_fail("mp heap check: class set on a page without a span", page, s);
+                continue;
+            }
+            uint8_t st = MP__LOAD(&s->state);
+            if (page < s->page || page >= s->page + s->npages)
+                check_fail("mp heap check: page-map entry outside its span", page, s);
+            if (st == MP_SPAN_SMALL) {
+                if (cls != s->cls || (m >> 8) != page - s->page)
+                    check_fail("mp heap check: page class or index differs from its span's", page, s);
+            } else if (st == MP_SPAN_FREE || st == MP_SPAN_LARGE) {
+                if (cls != 0 || (page != s->page && page != s->page + s->npages - 1))
+                    check_fail("mp heap check: interior page of a free or large span mapped", page, s);
+            } else if (st != 0) {
+                check_fail("mp heap check: span in an unknown state", page, s);
+            }
+        }
+    }
+    size_t total = 0, resident = 0;
+    for (size_t c = 0; c < 3; c++)
+        for (size_t b = 0; b <= MP_BUCKETS; b++)
+            for (mp_span_t *s = free_lists[c][b]; s; s = s->next) {
+                if (s->state != MP_SPAN_FREE || s->committed != c || span_of_page(s->page) != s ||
+                    span_of_page(s->page + s->npages - 1) != s ||
+                    (b != 0 ? s->npages != b : s->npages <= MP_BUCKETS))
+                    check_fail("mp heap check: free span out of place", s->page, s);
+                total += span_bytes(s);
+                if (c == SPAN_TOUCHED)
+                    resident += span_bytes(s);
+            }
+    if (total != free_total || resident != free_committed)
+        check_fail("mp heap check: free totals disagree with the lists", 0, NULL);
+}
+#endif
 
 /* ---- fork ---- */
 

@@ -47,9 +47,6 @@ static pthread_key_t tc_key;
 static int key_ok;
 static int atfork_state; /* 0 none, 1 registering, 2 done */
 
-#if ARENAPOOL_DEBUG
-uintptr_t mp__cookie;
-#endif
 
 /* ---- Flushing ---- */
 
@@ -112,9 +109,7 @@ static void global_init(void)
         bin_cap[cls] = (uint32_t)cap;
         store_len += cap;
     }
-#if ARENAPOOL_DEBUG
-    mp__cookie = (uintptr_t)arena__os_random();
-#endif
+    mp__misuse_init();
 }
 
 static void register_atfork(void)
@@ -212,9 +207,11 @@ MP__NOINLINE void *mp__alloc_slow(size_t cls)
     if (tc == &tc_empty && !(tc = tc_create()))
         tc = &tc_dead;
     if (tc == &tc_dead) {
-        if (mp__central_fetch(cls, &p, 1) == 0)
+        if (mp__central_fetch(cls, &p, 1) == 0) {
             errno = ENOMEM;
-        return p;
+            return NULL;
+        }
+        goto out;
     }
     mp_bin_t *b = &tc->bins[cls];
     if (b->count) { /* a fresh cache may have been filled by a recursive call */
@@ -240,8 +237,8 @@ MP__NOINLINE void *mp__alloc_slow(size_t cls)
     grow_dynamic(tc, b, cls);
     grow_limit(b, cls);
 out:
-#if ARENAPOOL_DEBUG
-    ((uintptr_t *)p)[1] = 0;
+#if MP_FAST_CHECKS
+    ((uintptr_t *)p)[1] = 0; /* no longer free: clear the key */
 #endif
     return p;
 }
@@ -252,6 +249,21 @@ MP__NOINLINE void mp__free_slow(void *p, size_t cls)
         mp__free_nonsmall(p);
         return;
     }
+    /* The checks of the inline free, for the paths that reach here first
+     * (a full list, a new thread, mp_free_sized).  Why the page map again:
+     * mp_free_sized trusts the caller's size; here it costs nothing. */
+#if MP_FAST_CHECKS
+    uint32_t m = mp__meta_at(p);
+    if (MP__UNLIKELY((m & 0xFFu) != cls)) {
+        mp__misuse("mp_free_sized: size does not match the block", p);
+        return;
+    }
+    if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+        mp__misuse_small(p, m);
+        return;
+    }
+    ((uintptr_t *)p)[1] = mp__free_key;
+#endif
     mp_tcache_t *tc = mp__tc;
     if (tc == &tc_empty && !(tc = tc_create()))
         tc = &tc_dead;
@@ -301,14 +313,12 @@ void mp__atfork_prepare(void)
 {
     pthread_mutex_lock(&reg_lock);
     mp__central_lock_all();
-    mp__large_lock_all();
     mp__page_lock_all();
 }
 
 void mp__atfork_parent(void)
 {
     mp__page_unlock_all();
-    mp__large_unlock_all();
     mp__central_unlock_all();
     pthread_mutex_unlock(&reg_lock);
 }
@@ -316,7 +326,6 @@ void mp__atfork_parent(void)
 void mp__atfork_child(void)
 {
     mp__page_reinit_locks();
-    mp__large_reinit_locks();
     mp__central_reinit_locks();
     pthread_mutex_init(&reg_lock, NULL);
 }

@@ -8,10 +8,13 @@
  * after frees in random order a plain intrusive list makes every pop a
  * dependent cache miss; a node hands back a whole batch for one miss.  Slots
  * are carved from the current slab in address order, a batch at a time.
- * Every slab registers an arena_defer callback, so an arena rewind that
- * releases a slab removes it (and its free slots) from the pool before its
- * memory goes.  Invariants: every free slot is in exactly one place (hot, a
- * node, or a node's entries) and belongs to a held slab; live = carved - free.
+ * A slab is one arena block, its slots first and its header after them (so an
+ * over-aligned pool pays no alignment padding for the header), allocated
+ * together with an arena callback, so an arena rewind that releases a slab
+ * removes it (and its free slots) from the pool before its memory goes.
+ * Invariants: every free slot is in exactly one place (hot, a node, or a
+ * node's entries) and belongs to a held slab; live = carved - free; the
+ * slabs' callbacks run newest first, so the one running is for the newest slab.
  * Used by programs through pool.h; uses only the public arena API.
  */
 #include "pool.h"
@@ -34,8 +37,8 @@
 
 typedef struct slab {
     struct slab *next; /* newer slab */
-    pool_t *pool;
-    char *start;   /* first slot */
+    struct slab *prev; /* older slab */
+    char *start;   /* first slot: the start of the arena block */
     char *end;     /* one past the last slot */
     size_t carved; /* slots carved since the last reset (from start up) */
 } slab_t;
@@ -49,6 +52,7 @@ struct pool {
     void *nodes;         /* newest node; word 0 links to the next */
     size_t node_cap;     /* slot addresses a node holds after its link */
     slab_t *slabs;       /* oldest first */
+    slab_t *newest;      /* the end of that list */
     slab_t *carve;       /* first slab that may still have uncarved slots */
     size_t carved;       /* slots carved since reset, over all slabs */
     size_t next_slab_bytes;
@@ -56,9 +60,19 @@ struct pool {
 };
 
 _Static_assert(POOL__HOT >= 2 && (POOL__HOT & 1) == 0, "hot array spills by halves");
+/* A slab's header follows its slots, whose size is a multiple of the alignment
+ * (at least a pointer's): the header needs no more. */
+_Static_assert(_Alignof(slab_t) <= sizeof(void *), "slab header fits after any slot");
 
 static bool check_pool(const pool_t *p)
 {
+#if ARENAPOOL_DEBUG
+    /* Asked before reading *p: a pool ended with its arena may be unmapped. */
+    if (p != NULL && !arena__debug_alive(p, ARENA__KIND_POOL))
+        arena__os_fatal("use of a pool that was destroyed or ended with its arena (arena reset, "
+                        "destroyed, or rewound to before pool_create)",
+                        "pool", p, NULL, NULL);
+#endif
     if (ARENA__UNLIKELY(p == NULL || p->h.magic != POOL__MAGIC)) {
         if (CHECKED)
             arena__os_fatal("use of a NULL, destroyed or invalid pool", "pool", p, NULL, NULL);
@@ -184,21 +198,24 @@ static bool in_slab(const slab_t *s, const void *obj)
     return (const char *)obj >= s->start && (const char *)obj < s->end;
 }
 
-/* Arena callback: the arena is releasing slab s (rewind past its creation).
- * Every free slot inside s is forgotten; the others are stacked again, since
- * nodes inside s are about to vanish with their entries. */
+/* Arena callback: the arena is releasing the pool's newest slab s (a rewind
+ * past its creation, or the arena's end; callbacks run newest first, so the
+ * newest slab is the one this callback was registered with).  Every free slot
+ * inside s is forgotten; the others are stacked again, since nodes inside s
+ * are about to vanish with their entries. */
 static void slab_dropped(void *arg)
 {
-    slab_t *s = arg;
-    pool_t *p = s->pool;
+    pool_t *p = arg;
     if (p->dead)
         return;
-    slab_t **pp = &p->slabs;
-    while (*pp && *pp != s)
-        pp = &(*pp)->next;
-    if (*pp == NULL)
-        return;
-    *pp = s->next;
+    slab_t *s = p->newest;
+    if (s == NULL)
+        arena__os_fatal("pool slab callbacks out of step with the slabs", "pool", p, NULL, NULL);
+    p->newest = s->prev;
+    if (s->prev)
+        s->prev->next = NULL;
+    else
+        p->slabs = NULL;
 
     size_t kept = 0;
     for (size_t i = 1; i <= p->h.n; i++)
@@ -232,46 +249,52 @@ static void pool_ended(void *arg)
     pool_t *p = arg;
     p->dead = true;
     p->h.magic = 0;
+#if ARENAPOOL_DEBUG
+    arena__debug_track(p, ARENA__KIND_POOL, 0);
+#endif
 }
 
-/* A new slab from the arena, registered for rewinds; NULL + ENOMEM. */
+/* A new slab from the arena, registered for rewinds; NULL + ENOMEM, the arena
+ * and the pool unchanged. */
 static slab_t *slab_new(pool_t *p)
 {
     size_t slot = p->h.slot;
-    size_t hdr = ROUND_UP(sizeof(slab_t), p->align);
+    /* Why here: SLAB_MIN_SLOTS * slot wraps for slots near SIZE_MAX / 8, and
+     * no arena could hold such a slab anyway. */
+    if (slot > (SIZE_MAX / 2 - sizeof(slab_t)) / SLAB_MIN_SLOTS) {
+        errno = ENOMEM;
+        return NULL;
+    }
     size_t bytes = p->next_slab_bytes;
     if (bytes < SLAB_MIN_SLOTS * slot)
         bytes = SLAB_MIN_SLOTS * slot;
     size_t nslots = bytes / slot;
-    size_t total = hdr + nslots * slot;
+    size_t span = nslots * slot;
     size_t align = p->align > ARENA_ALIGN ? p->align : ARENA_ALIGN;
-    char *base = arena_alloc_aligned(p->arena, total, align);
+    /* One arena call for the slab and its callback: both or neither. */
+    char *base = arena_alloc_deferred(p->arena, span + sizeof(slab_t), align, slab_dropped, p);
     if (base == NULL)
         return NULL;
-    slab_t *s = (slab_t *)base;
-    if (arena_defer(p->arena, slab_dropped, s) != 0) {
-        /* Give the block back: it is the newest allocation, so the arena's
-         * cursor returns to where it was. */
-        int saved = errno;
-        arena_realloc(p->arena, base, total, 0);
-        errno = saved;
-        return NULL;
-    }
+    slab_t *s = (slab_t *)(base + span);
     s->next = NULL;
-    s->pool = p;
-    s->start = base + hdr;
-    s->end = s->start + nslots * slot;
+    s->prev = p->newest;
+    s->start = base;
+    s->end = base + span;
     s->carved = 0;
-    ARENA__POISON(s->start, nslots * slot);
-    slab_t **pp = &p->slabs;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = s;
+    ARENA__POISON(s->start, span);
+    if (p->newest)
+        p->newest->next = s;
+    else
+        p->slabs = s;
+    p->newest = s;
     bounds_add(p, s);
     if (p->next_slab_bytes < SLAB_MAX_BYTES)
         p->next_slab_bytes *= 2;
     return s;
 }
+
+static uintptr_t *canary_word(const pool_t *p, void *obj);
+static uintptr_t canary(const pool_t *p, const void *obj);
 
 /* Carve a batch of fresh slots (hot array empty): return the first; stack the
  * rest so that they pop in address order. */
@@ -295,8 +318,20 @@ static void *carve(pool_t *p)
     char *first = s->start + s->carved * slot;
     s->carved += n;
     p->carved += n;
-    for (size_t i = n; i-- > 1;)
-        p->h.hot[++p->h.n] = first + i * slot;
+    for (size_t i = n; i-- > 1;) {
+        char *obj = first + i * slot;
+#if CHECKED
+        /* Carved but not handed out is free: the canary says so, so that a
+         * pool_free of such a slot is caught like a double free. */
+        uintptr_t *c = canary_word(p, obj);
+        if (c) {
+            ARENA__REVEAL(c, sizeof *c);
+            *c = canary(p, obj);
+            ARENA__POISON(c, sizeof *c);
+        }
+#endif
+        p->h.hot[++p->h.n] = obj;
+    }
     ARENA__UNPOISON(first, slot);
     return first;
 }
@@ -422,7 +457,9 @@ void pool__free_checked(pool_t *p, void *obj)
         dbl = on_free_list(p, obj);
     }
     if (dbl)
-        arena__os_fatal("double free in pool", "pool", p, "ptr", obj);
+        arena__os_fatal("double free in pool (the slot is free: freed before, or never handed "
+                        "out)",
+                        "pool", p, "ptr", obj);
 #if ARENAPOOL_DEBUG >= 2
     memset(obj, 0xDF, slot);
 #endif
@@ -462,16 +499,26 @@ pool_t *pool_create(arena_t *a, size_t obj_size, size_t align)
     size_t slot = ROUND_UP(obj_size < sizeof(void *) ? sizeof(void *) : obj_size, align);
 
     bool own = a == NULL;
+#if ARENAPOOL_DEBUG
+    int err = arena__debug_reserve();
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+#endif
     if (own && (a = arena_create(NULL)) == NULL)
         return NULL;
-    pool_t *p = ARENA_NEW(a, pool_t);
-    if (p == NULL || arena_defer(a, pool_ended, p) != 0) {
+    /* One arena call for the pool and the callback that ends it: a failure
+     * leaves the arena as it was. */
+    pool_t *p = arena_alloc_deferred(a, sizeof(pool_t), _Alignof(pool_t), pool_ended, NULL);
+    if (p == NULL) {
         int saved = errno;
         if (own)
             arena_destroy(a);
         errno = saved;
         return NULL;
     }
+    memset(p, 0, sizeof *p);
     size_t words = slot / sizeof(void *);
     size_t reserved = 1 + (CHECKED && words >= 2); /* the link, and the canary */
     p->node_cap = words > reserved ? words - reserved : 0;
@@ -484,6 +531,9 @@ pool_t *pool_create(arena_t *a, size_t obj_size, size_t align)
     p->own_arena = own;
     p->align = align;
     p->next_slab_bytes = SLAB_FIRST_BYTES;
+#if ARENAPOOL_DEBUG
+    arena__debug_track(p, ARENA__KIND_POOL, 1); /* room was reserved above */
+#endif
     return p;
 }
 
@@ -493,6 +543,9 @@ void pool_destroy(pool_t *p)
         return;
     p->dead = true;
     p->h.magic = 0;
+#if ARENAPOOL_DEBUG
+    arena__debug_track(p, ARENA__KIND_POOL, 0);
+#endif
     if (p->own_arena)
         arena_destroy(p->arena);
 }
@@ -516,7 +569,12 @@ void pool_reset(pool_t *p)
 
 bool pool_owns(const pool_t *p, const void *obj)
 {
-    if (p == NULL || obj == NULL || p->h.magic != POOL__MAGIC)
+    if (p == NULL || obj == NULL)
+        return false;
+#if ARENAPOOL_DEBUG
+    check_pool(p);
+#endif
+    if (p->h.magic != POOL__MAGIC)
         return false;
     const slab_t *s = slab_of(p, obj);
     return s && (size_t)((const char *)obj - s->start) % p->h.slot == 0;
@@ -543,4 +601,22 @@ void pool_stats(const pool_t *p, pool_stats_t *out)
     out->obj_size = p->h.slot;
     out->live = p->carved - free_n;
     out->capacity = cap;
+}
+
+size_t pool_obj_size(const pool_t *p)
+{
+    if (p == NULL || !check_pool(p)) {
+        errno = EINVAL;
+        return 0;
+    }
+    return p->h.slot;
+}
+
+size_t pool_obj_align(const pool_t *p)
+{
+    if (p == NULL || !check_pool(p)) {
+        errno = EINVAL;
+        return 0;
+    }
+    return p->align;
 }

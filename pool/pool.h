@@ -7,9 +7,24 @@
  * the arena in slabs, in address order; reuse is LIFO (the slot freed last is
  * handed out next, while it is still in cache).
  *
- * A pool lives in its arena and stays correct across the arena's rewinds: slabs
- * carved after the mark are dropped from the pool.  One thread at a time.
- * ARENAPOOL_DEBUG reports a foreign pointer or double free and aborts;
+ * Lifetime.  A pool lives in its arena (pool_create(NULL, ...) gives it a
+ * private one).  It stays correct across the arena's rewinds to marks taken
+ * after pool_create: slabs carved after the mark are dropped from the pool.
+ * These arena events END the pool, as pool_destroy would:
+ *   - arena_reset of its arena,
+ *   - arena_destroy of its arena,
+ *   - arena_rewind to a mark taken before pool_create.
+ * After that the pool handle, like every object it handed out, is gone: no
+ * pool_* call may use it, pool_destroy included (release builds: no defined
+ * answer; debug builds report it, then abort).  So a pool belongs in an arena
+ * that lives at least as long as the pool: create a long-lived pool in a
+ * long-lived arena, or re-create it after each reset of a per-frame arena.
+ * Order: pool_destroy (optional for a pool in a caller's arena: it only ends
+ * the pool; the memory goes with the arena) before the arena ends, never after;
+ * and once per pool.
+ *
+ * One thread at a time.  ARENAPOOL_DEBUG reports a foreign pointer, a double
+ * free, a never-handed-out slot and a use of an ended pool, and aborts;
  * ARENAPOOL_HARDENED encodes the free-list links and checks each pop; under
  * AddressSanitizer a freed slot is poisoned.
  */
@@ -54,14 +69,25 @@ struct pool__head {
 #define POOL__MAGIC 0x9001B001u
 
 /* Create a pool of obj_size-byte objects aligned to max(align, alignof(void *))
- * in arena a (a == NULL: a private arena released by pool_destroy).  align 0 =
- * ARENA_ALIGN.  NULL + EINVAL for obj_size 0, align not a power of two or a
- * size that overflows; ENOMEM when the arena cannot hold the pool. */
+ * in arena a (a == NULL: a private arena released by pool_destroy).
+ * align 0 = the natural alignment of an obj_size-byte object: the largest power
+ * of two dividing obj_size, at most ARENA_ALIGN, at least alignof(void *) (so
+ * 24 -> 8, 48 -> 16, 12 -> 8); pass alignof(T) to be explicit.  Slots are
+ * obj_size rounded up to that alignment (pool_obj_size, pool_obj_align).
+ * NULL + EINVAL for obj_size 0, align not a power of two or a size above
+ * SIZE_MAX / 4; ENOMEM when the arena cannot hold the pool (the arena is
+ * left as it was).  A slot too large for any slab is accepted here and gets
+ * ENOMEM from pool_alloc. */
 pool_t *pool_create(arena_t *a, size_t obj_size, size_t align);
 
-/* End the pool.  A private arena is released; an arena-backed pool's memory
- * goes with its arena.  NULL is a no-op. */
+/* End the pool (see "Lifetime" above).  A private arena is released; an
+ * arena-backed pool's memory goes with its arena.  NULL is a no-op. */
 void pool_destroy(pool_t *p);
+
+/* The pool's slot size and object alignment (both fixed at pool_create);
+ * 0 + EINVAL for a NULL pool.  O(1). */
+size_t pool_obj_size(const pool_t *p);
+size_t pool_obj_align(const pool_t *p);
 
 /* Out-of-line paths behind the inline fast paths.  Private. */
 void *pool__alloc_slow(pool_t *p);
@@ -69,7 +95,8 @@ void pool__free_slow(pool_t *p, void *obj);
 void *pool__alloc_checked(pool_t *p);
 void pool__free_checked(pool_t *p, void *obj);
 
-/* One object of the pool's size, or NULL + ENOMEM when the arena cannot grow. */
+/* One object of the pool's size, or NULL + ENOMEM when the arena cannot grow
+ * (the arena and the pool are left as they were). */
 ARENA__MALLOC static inline void *pool_alloc(pool_t *p)
 {
 #if ARENAPOOL_DEBUG || ARENAPOOL_HARDENED
@@ -92,8 +119,10 @@ ARENA__MALLOC static inline void *pool_alloc(pool_t *p)
 /* Like pool_alloc, the object zeroed. */
 ARENA__MALLOC void *pool_calloc(pool_t *p);
 
-/* Give obj back to the pool; NULL is a no-op.  obj must come from this pool
- * (debug builds report and abort on a foreign pointer or a double free). */
+/* Give obj back to the pool; NULL is a no-op.  obj must be an object this pool
+ * handed out and has not taken back (debug and hardened builds report and
+ * abort on a foreign or interior pointer, a double free, and a slot the pool
+ * carved but never handed out). */
 static inline void pool_free(pool_t *p, void *obj)
 {
 #if ARENAPOOL_DEBUG || ARENAPOOL_HARDENED

@@ -265,6 +265,42 @@ Test(bad_input, arena_realloc_beyond_max_bytes_leaves_block_untouched)
     arena_destroy(a);
 }
 
+Test(bad_input, arena_realloc_aligned_rejects_bad_alignment_and_huge_sizes)
+{
+    char *p = arena_alloc(A, 64);
+    fill_pattern(p, 64, 6);
+    arena_stats_t before = stats_of(A);
+    size_t bad_align[] = {0, 3, 48, 100, 4097, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad_align / sizeof *bad_align; i++) {
+        FAILS_WITH(arena_realloc_aligned(A, p, 64, 128, bad_align[i]), EINVAL);
+        FAILS_WITH(arena_realloc_aligned(A, NULL, 0, 128, bad_align[i]), EINVAL);
+    }
+    FAILS_WITH(arena_realloc_aligned(NULL, p, 64, 128, 16), EINVAL);
+    size_t bad_size[] = {SIZE_MAX, SIZE_MAX / 2 + 1, (size_t)1 << 47};
+    for (size_t i = 0; i < sizeof bad_size / sizeof *bad_size; i++)
+        FAILS_WITH(arena_realloc_aligned(A, p, 64, bad_size[i], 4096), ENOMEM);
+    FAILS_WITH(arena_realloc_aligned(A, p, 64, 16, (size_t)1 << 62), ENOMEM);
+    same_stats(A, before, "bad arena_realloc_aligned");
+    cr_assert(check_pattern(p, 64, 6));
+}
+
+Test(bad_input, arena_alloc_deferred_rejects_bad_arguments_and_registers_nothing)
+{
+    arena_stats_t before = stats_of(A);
+    calls = 0;
+    FAILS_WITH(arena_alloc_deferred(A, 16, 16, NULL, NULL), EINVAL);
+    size_t bad_align[] = {0, 3, 24, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad_align / sizeof *bad_align; i++)
+        FAILS_WITH(arena_alloc_deferred(A, 16, bad_align[i], count_call, NULL), EINVAL);
+    FAILS_WITH(arena_alloc_deferred(NULL, 16, 16, count_call, NULL), EINVAL);
+    size_t bad_size[] = {SIZE_MAX, SIZE_MAX - 16, SIZE_MAX / 2 + 1, (size_t)1 << 47};
+    for (size_t i = 0; i < sizeof bad_size / sizeof *bad_size; i++)
+        FAILS_WITH(arena_alloc_deferred(A, bad_size[i], 16, count_call, NULL), ENOMEM);
+    same_stats(A, before, "bad arena_alloc_deferred");
+    arena_reset(A);
+    cr_assert_eq(calls, 0, "no callback of a failed call was registered");
+}
+
 Test(bad_input, arena_realloc_to_zero_returns_the_space_of_the_newest)
 {
     char *p = arena_alloc(A, 256);
@@ -379,6 +415,8 @@ Test(bad_input, full_arena_fails_every_call_with_enomem)
     FAILS_WITH(arena_strdup(a, "x"), ENOMEM);
     FAILS_WITH(arena_sprintf(a, "%d", 1), ENOMEM);
     FAILS_WITH(pool_create(a, 16, 0), ENOMEM);
+    FAILS_WITH(arena_realloc_aligned(a, NULL, 0, 1, 64), ENOMEM);
+    FAILS_WITH(arena_alloc_deferred(a, 1, 16, count_call, NULL), ENOMEM);
     REFUSED_WITH(arena_defer(a, count_call, NULL), ENOMEM);
     /* A mark that could not be recorded is empty: rewinding to it is ENOMEM. */
     arena_mark_t m = arena_mark(a);
@@ -621,6 +659,16 @@ Test(bad_input, pool_owns_answers_false_for_anything_not_a_slot)
     pool_free(p, o);
     cr_assert(pool_owns(p, o), "a free slot is still the pool's");
     free(heap);
+}
+
+Test(bad_input, pool_obj_size_and_align_of_null_pool_are_zero_with_einval)
+{
+    errno = 0;
+    cr_assert_eq(pool_obj_size(NULL), 0);
+    cr_assert_eq(errno, EINVAL);
+    errno = 0;
+    cr_assert_eq(pool_obj_align(NULL), 0);
+    cr_assert_eq(errno, EINVAL);
 }
 
 Test(bad_input, pool_stats_null_out_is_noop)

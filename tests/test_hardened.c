@@ -81,6 +81,31 @@ Test(hardened, double_free_of_pointer_sized_slot_aborts, .signal = SIGABRT)
     pool_free(p, o);
 }
 
+/* Slot 1 of the first batch was carved with slot 0 but never handed out. */
+Test(hardened, free_of_carved_but_never_handed_out_slot_aborts, .signal = SIGABRT)
+{
+    pool_t *p = pool_create(NULL, 32, 0);
+    char *o = pool_alloc(p);
+    pool_free(p, o + 32);
+}
+
+Test(hardened, free_of_never_handed_out_pointer_sized_slot_aborts, .signal = SIGABRT)
+{
+    pool_t *p = pool_create(NULL, 8, 0);
+    char *o = pool_alloc(p);
+    pool_free(p, o + 8);
+}
+
+Test(hardened, free_of_never_handed_out_slot_after_spill_aborts, .signal = SIGABRT)
+{
+    void *objs[N];
+    pool_t *p = pool_with_spilled_free_list(48, objs);
+    char *o = pool_alloc(p);
+    (void)o;
+    /* objs[N-1] + 48 was carved in the last batch and never handed out. */
+    pool_free(p, (char *)objs[N - 1] + 48);
+}
+
 Test(hardened, free_of_stack_address_aborts, .signal = SIGABRT)
 {
     pool_t *p = pool_create(NULL, 32, 0);

@@ -159,6 +159,42 @@ static void list_in_pool()
     pool_destroy(p);
 }
 
+// The adapter judges "fits a slot" by the pool's real alignment: a pool of
+// 24-byte objects (align 0 -> natural alignment 8) must not take a 16-aligned
+// T, whatever the caller believes; the fallback serves it, aligned.
+static void over_aligned_type_is_never_misplaced()
+{
+    struct alignas(16) v16 { char c[16]; };
+    arena_t *a = arena_create(nullptr);
+    pool_t *p = pool_create(a, 24, 0);
+    CHECK(pool_obj_size(p) == 24 && pool_obj_align(p) == 8);
+    pool_allocator<v16> by_size(p, 24);  // the caller states the slot size only
+    pool_allocator<v16> by_pool(p);      // or nothing: all from the pool
+    CHECK(!by_size.from_pool(1) && !by_pool.from_pool(1));
+    CHECK(by_pool.slot_size() == 24 && by_pool.slot_align() == 8);
+    int misaligned = 0;
+    v16 *objs[64];
+    for (int i = 0; i < 64; i++) {
+        objs[i] = (i & 1 ? by_size : by_pool).allocate(1);
+        misaligned += reinterpret_cast<uintptr_t>(objs[i]) % alignof(v16) != 0;
+    }
+    CHECK(misaligned == 0);
+    for (int i = 0; i < 64; i++)
+        (i & 1 ? by_size : by_pool).deallocate(objs[i], 1);
+    // A list of 16-aligned values: its nodes are 32-byte, 16-aligned.
+    pool_t *q = pool_create(a, 32, 16);
+    {
+        std::list<v16, pool_allocator<v16>> l{pool_allocator<v16>(q)};
+        for (int i = 0; i < 100; i++)
+            l.emplace_back();
+        for (const v16 &v : l)
+            CHECK(reinterpret_cast<uintptr_t>(&v) % 16 == 0);
+    }
+    pool_destroy(q);
+    pool_destroy(p);
+    arena_destroy(a);
+}
+
 static void exhaustion_throws()
 {
     arena_opts_t o{};
@@ -189,6 +225,7 @@ int main()
     map_in_arena_and_pool();
     list_in_pool();
     exhaustion_throws();
+    over_aligned_type_is_never_misplaced();
     std::printf("test_cxx: %s\n", failures ? "FAILED" : "ok");
     return failures != 0;
 }

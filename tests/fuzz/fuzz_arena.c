@@ -2,12 +2,13 @@
  * fuzz_arena.c - libFuzzer harness for arena.h against a shadow model.
  *
  * The input picks the arena's options (chunk size, cap, retention, guard) and
- * then a sequence of operations: alloc, aligned alloc, calloc, realloc,
- * strdup, sprintf, mark, rewind to any earlier mark, reset and defer.  After
- * every step: each live block keeps its pattern, no two overlap, each is
- * aligned as asked, a failure is ENOMEM and changes nothing, stats agree with
- * the model, each deferred callback has run exactly once iff its scope ended
- * (newest first), and stale marks are refused.
+ * then a sequence of operations: alloc, aligned alloc, calloc, realloc (plain
+ * and aligned), strdup, sprintf, mark, rewind to any earlier mark, reset,
+ * defer and alloc_deferred.  After every step: each live block keeps its
+ * pattern, no two overlap, each is aligned as asked (a moved block keeps its
+ * alignment), a failure is ENOMEM and leaves every arena_stats field as it was,
+ * peak is at least every used seen, each deferred callback has run exactly once
+ * iff its scope ended (newest first), and stale marks are refused.
  */
 #include "arena.h"
 #include "fuzz_common.h"
@@ -41,9 +42,13 @@ static size_t nrun_log;
 static uint32_t seed;
 static arena_opts_t opts;
 
+static size_t max_used; /* the largest stats.used seen: peak may not be less */
+
+/* arg is the callback's index + 1 (arg NULL would mean "the block" to
+ * arena_alloc_deferred). */
 static void on_defer(void *arg)
 {
-    size_t i = (size_t)(uintptr_t)arg;
+    size_t i = (size_t)(uintptr_t)arg - 1;
     runs[i]++;
     run_log[nrun_log++] = i;
 }
@@ -62,7 +67,9 @@ static void check_stats(arena_t *a)
     for (size_t i = 0; i < nblocks; i++)
         sum += blocks[i].n;
     FUZZ_CHECK(s.used >= sum);
-    FUZZ_CHECK(s.peak >= s.used);
+    if (s.used > max_used)
+        max_used = s.used;
+    FUZZ_CHECK(s.peak >= max_used);
     FUZZ_CHECK(s.chunks >= 1 && s.mmaps >= s.chunks && s.mapped > 0);
     if (opts.max_bytes)
         FUZZ_CHECK(s.mapped <= opts.max_bytes);
@@ -85,13 +92,26 @@ FUZZ_MODEL static void add(char *p, size_t n, size_t align)
         blocks[nblocks++] = b;
 }
 
-/* A NULL result: ENOMEM (or EINVAL when asked), and nothing changed. */
+/* A NULL result: ENOMEM (or EINVAL when asked), and nothing changed: every
+ * stats field, the spares included (the fuzzer never makes the OS refuse). */
 static void check_failure(arena_t *a, arena_stats_t before, int expect)
 {
     FUZZ_CHECK(errno == expect);
     arena_stats_t s = stats(a);
     FUZZ_CHECK(s.used == before.used);
-    FUZZ_CHECK(s.chunks >= 1);
+    FUZZ_CHECK(s.peak == before.peak);
+    FUZZ_CHECK(s.mapped == before.mapped);
+    FUZZ_CHECK(s.chunks == before.chunks);
+    FUZZ_CHECK(s.mmaps == before.mmaps);
+}
+
+/* The alignment arena_realloc keeps for a block at p (arena.h). */
+static size_t kept_align(const void *p)
+{
+    uintptr_t low = (uintptr_t)p & -(uintptr_t)p;
+    if (low > ARENA_REALLOC_KEEP_ALIGN)
+        low = ARENA_REALLOC_KEEP_ALIGN;
+    return low < ARENA_ALIGN ? ARENA_ALIGN : (size_t)low;
 }
 
 static void result(arena_t *a, char *p, size_t n, size_t align, arena_stats_t before)
@@ -124,7 +144,9 @@ static void do_rewind(arena_t *a, size_t i)
         /* Stale (or never recorded): refused, nothing changed, nothing ran. */
         FUZZ_CHECK(rc == -1 && (errno == EINVAL || errno == ENOMEM));
         FUZZ_CHECK(nrun_log == 0);
-        FUZZ_CHECK(stats(a).used == before.used);
+        arena_stats_t s = stats(a);
+        FUZZ_CHECK(s.used == before.used && s.mapped == before.mapped &&
+                   s.chunks == before.chunks && s.mmaps == before.mmaps);
         return;
     }
     FUZZ_CHECK(rc == 0);
@@ -145,7 +167,7 @@ static void do_rewind(arena_t *a, size_t i)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     input_t in = {data, size};
-    nblocks = nmarks = ndefers = nrun_log = 0;
+    nblocks = nmarks = ndefers = nrun_log = max_used = 0;
     memset(runs, 0, sizeof runs);
     seed = 1;
     uint8_t o = in_u8(&in);
@@ -161,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(a != NULL);
 
     while (in.n) {
-        uint8_t op = in_u8(&in) % 12;
+        uint8_t op = in_u8(&in) % 14;
         arena_stats_t before = stats(a);
         errno = 0;
         switch (op) {
@@ -196,6 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t i = in_u8(&in) & 1 ? nblocks - 1 : in_u8(&in) % nblocks;
             size_t n = in_size(&in);
             block_t b = blocks[i];
+            size_t al = kept_align(b.p);
             char *q = arena_realloc(a, b.p, b.n, n);
             if (q == NULL) {
                 check_failure(a, before, ENOMEM);
@@ -203,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             FUZZ_CHECK(intact(q, b.n < n ? b.n : n, b.seed));
             blocks[i] = blocks[--nblocks];
-            add(q, n, ARENA_ALIGN);
+            add(q, n, q == b.p ? ARENA_ALIGN : al);
             break;
         }
         case 5: {
@@ -256,7 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 10:
             if (ndefers == MAX_DEFERS)
                 break;
-            if (arena_defer(a, on_defer, (void *)(uintptr_t)ndefers) == 0) {
+            if (arena_defer(a, on_defer, (void *)(uintptr_t)(ndefers + 1)) == 0) {
                 runs[ndefers++] = 0;
             } else {
                 check_failure(a, before, ENOMEM);
@@ -265,6 +288,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 11:
             check_blocks();
             break;
+        case 12: { /* a block and its callback in one call: both or neither */
+            if (ndefers == MAX_DEFERS)
+                break;
+            size_t n = in_size(&in);
+            size_t al = (size_t)1 << (in_u8(&in) % 17);
+            char *p = arena_alloc_deferred(a, n, al, on_defer, (void *)(uintptr_t)(ndefers + 1));
+            if (p) {
+                runs[ndefers++] = 0;
+                add(p, n, al > ARENA_ALIGN ? al : ARENA_ALIGN);
+            } else {
+                check_failure(a, before, ENOMEM);
+            }
+            break;
+        }
+        case 13: { /* realloc to an explicit alignment */
+            if (nblocks == 0)
+                break;
+            size_t i = in_u8(&in) % nblocks;
+            size_t n = in_size(&in);
+            size_t al = (size_t)1 << (in_u8(&in) % 17);
+            block_t b = blocks[i];
+            char *q = arena_realloc_aligned(a, b.p, b.n, n, al);
+            if (q == NULL) {
+                check_failure(a, before, ENOMEM);
+                break;
+            }
+            FUZZ_CHECK(intact(q, b.n < n ? b.n : n, b.seed));
+            blocks[i] = blocks[--nblocks];
+            add(q, n, al > ARENA_ALIGN ? al : ARENA_ALIGN);
+            break;
+        }
         }
         check_stats(a);
     }

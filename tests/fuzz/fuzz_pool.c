@@ -5,8 +5,10 @@
  * with plain arena blocks; operations: alloc, calloc, free (any live object,
  * any order), pool_reset, arena mark, arena rewind (under live pools, so newer
  * slabs and newer pools go) and owns/stats queries.  After every step: live
- * objects keep their patterns, nothing overlaps, alignment holds, live counts
- * agree with pool_stats, and objects from before a mark survive its rewind.
+ * objects keep their patterns, nothing overlaps, alignment holds (as asked, and
+ * as pool_obj_align says), live counts agree with pool_stats, objects from
+ * before a mark survive its rewind, and a failed pool_create / pool_alloc /
+ * pool_calloc leaves every arena_stats field as it was.
  */
 #include "arena.h"
 #include "fuzz_common.h"
@@ -31,6 +33,21 @@ typedef struct {
 } mpool_t;
 
 static obj_t objs[MAX_OBJS];
+static arena_stats_t before;
+
+static arena_stats_t stats(const arena_t *a)
+{
+    arena_stats_t s;
+    arena_stats(a, &s);
+    return s;
+}
+
+static void check_unchanged(const arena_t *a)
+{
+    arena_stats_t s = stats(a);
+    FUZZ_CHECK(s.used == before.used && s.peak == before.peak && s.mapped == before.mapped &&
+               s.chunks == before.chunks && s.mmaps == before.mmaps);
+}
 static size_t nobjs;
 static mpool_t pools[MAX_POOLS];
 static size_t gen;
@@ -88,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int k = in_u8(&in) % MAX_POOLS;
         mpool_t *mp = &pools[k];
         errno = 0;
+        before = stats(a);
         switch (op) {
         case 0: /* (re)create pool k; the old one is simply abandoned */
             if (mp->p == NULL || in_u8(&in) < 16) {
@@ -96,8 +114,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 pool_t *p = pool_create(a, sz, al);
                 if (p == NULL) {
                     FUZZ_CHECK(errno == ENOMEM);
+                    check_unchanged(a);
                     break;
                 }
+                FUZZ_CHECK(pool_obj_align(p) >= (al < sizeof(void *) ? sizeof(void *) : al));
+                FUZZ_CHECK(pool_obj_size(p) >= sz && pool_obj_size(p) % pool_obj_align(p) == 0);
                 for (size_t i = nobjs; i-- > 0;)
                     if (objs[i].pool == k)
                         drop(i);
@@ -112,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char *p = op == 3 ? pool_calloc(mp->p) : pool_alloc(mp->p);
             if (p == NULL) {
                 FUZZ_CHECK(errno == ENOMEM && o.max_bytes);
+                check_unchanged(a);
                 break;
             }
             if (op == 3)
@@ -138,10 +160,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             size_t n = in_u16(&in) % 3000;
             char *p = arena_alloc(a, n);
-            if (p)
+            if (p) {
                 add(p, n, ARENA_ALIGN, -1);
-            else
+            } else {
                 FUZZ_CHECK(errno == ENOMEM && o.max_bytes);
+                check_unchanged(a);
+            }
             break;
         }
         case 7:
