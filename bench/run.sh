@@ -4,7 +4,8 @@
 # noise from the rest of the machine falls on every contender alike, then
 # merge the result lines into tables, JSON and a chart (bench/report.c).
 # The python rows (8a/8b, bench/py_run.py) run in the first PY_RUNS passes
-# (default 3; QUICK: 1), each allocator's library through LD_PRELOAD;
+# (default 3; QUICK: 1; every peer in pass 1, then glibc and mp only), each
+# allocator's library through LD_PRELOAD;
 # BENCH_MP_SO names mp's (build/libarenapool_malloc.so).
 # Every binary holds one malloc: glibc's (with obstack, arena, pool, bump),
 # or one peer's; inside a binary each (workload, contender) runs in a child.
@@ -54,8 +55,12 @@ while [ "$r" -le "$runs" ]; do
     "$dir/bench-$b" $qflag --run "$r" >> "$raw" || status=1
   done
   if [ "$r" -le "$py_runs" ] && [ -n "$py_peers" ]; then
-    printf 'bench: pass %s/%s: python churn under%s\n' "$r" "$runs" "$(echo " $py_peers" | sed 's/=[^ ]*//g')" >&2
-    /usr/bin/python3 "$(dirname "$0")/py_run.py" --run "$r" $qflag $py_peers >> "$raw" || status=1
+    printf 'bench: pass %s/%s: python churn\n' "$r" "$runs" >&2
+    # Why only glibc and mp after the first pass: each run takes seconds;
+    # the targets compare those two, the peers are shown from pass 1.
+    pp=$py_peers
+    [ "$r" -gt 1 ] && pp=$(for x in $py_peers; do case $x in glibc=*|mp=*) printf '%s ' "$x" ;; esac; done)
+    /usr/bin/python3 "$(dirname "$0")/py_run.py" --run "$r" $qflag $pp >> "$raw" || status=1
   fi
   r=$((r + 1))
 done
