@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,20 @@
 
 static int failures;
 
-static void report(const char *name, int ok, const char *fmt, size_t a, size_t b)
+/* One line per check; the details only on a failure, so that glibc and
+ * the pool print the same lines when both pass. */
+__attribute__((format(printf, 3, 4))) static void report(const char *name, int ok, const char *fmt, ...)
 {
     if (ok) {
         printf("%s: ok\n", name);
         return;
     }
+    va_list ap;
+    va_start(ap, fmt);
     printf("%s: FAIL (", name);
-    printf(fmt, a, b);
+    vprintf(fmt, ap);
     printf(")\n");
+    va_end(ap);
     failures++;
 }
 
@@ -85,9 +91,9 @@ int main(void)
 {
     size_t r_start = rss_bytes();
     /* mallopt: accepted. */
-    report("mallopt(M_ARENA_MAX)", mallopt(M_ARENA_MAX, 2) == 1, "returned %zu%zu", 0, 0);
-    report("mallopt(M_TRIM_THRESHOLD)", mallopt(M_TRIM_THRESHOLD, 128 * 1024) == 1, "returned %zu%zu", 0, 0);
-    report("mallopt(M_MMAP_THRESHOLD)", mallopt(M_MMAP_THRESHOLD, 256 * 1024) == 1, "returned %zu%zu", 0, 0);
+    report("mallopt(M_ARENA_MAX)", mallopt(M_ARENA_MAX, 2) == 1, "returned 0");
+    report("mallopt(M_TRIM_THRESHOLD)", mallopt(M_TRIM_THRESHOLD, 128 * 1024) == 1, "returned 0");
+    report("mallopt(M_MMAP_THRESHOLD)", mallopt(M_MMAP_THRESHOLD, 256 * 1024) == 1, "returned 0");
 
     /* mallinfo2 tracks the live bytes of this (the main) thread: small
      * blocks in uordblks, a large one in uordblks + hblkhd (glibc counts
@@ -174,7 +180,7 @@ int main(void)
     for (size_t n = MiB; n <= 128 * MiB; n += MiB)
         bad += g[n - 1] != (unsigned char)(n / MiB) || g[n - MiB] != (unsigned char)(n / MiB);
     free(g);
-    report("realloc growth 1 -> 128 MiB keeps data", bad == 0, "%zu MiB steps lost%zu", bad, 0);
+    report("realloc growth 1 -> 128 MiB keeps data", bad == 0, "%zu MiB steps lost", bad);
 
     /* 2 threads allocate and free 1 GiB; malloc_trim gives it back. */
     malloc_trim(0);
@@ -188,11 +194,11 @@ int main(void)
         pthread_join(t[i], &rv);
         wbad += (uintptr_t)rv;
     }
-    report("threads' blocks intact", wbad == 0, "%zu bad blocks%zu", (size_t)wbad, 0);
+    report("threads' blocks intact", wbad == 0, "%zu bad blocks", (size_t)wbad);
     size_t r1 = rss_bytes();
     int trimmed = malloc_trim(0);
     size_t r2 = rss_bytes();
-    report("malloc_trim(0) returns 1 after 1 GiB was freed", trimmed == 1, "returned %zu%zu", (size_t)trimmed, 0);
+    report("malloc_trim(0) returns 1 after 1 GiB was freed", trimmed == 1, "returned %d", trimmed);
     /* Against the RSS the program started with: whatever the earlier checks
      * left behind must go back too. */
     report("RSS after free + malloc_trim within 16 MiB of the start", r2 <= r_start + 16 * MiB,
