@@ -425,6 +425,11 @@ int bench_main(int argc, char **argv, const bench_contender_t *const *cs, size_t
                 int timed_out = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
                 printf("E\tw=%s\tc=%s\trun=%d\tstatus=%d\ttimeout=%u\n", bench_workloads[w].key, cs[i]->name, run,
                        status, timed_out ? bench_workloads[w].timeout : 0);
+                if (timed_out) { /* a result: the table shows the limit */
+                    fprintf(stderr, "bench: %s on %s stopped after %u s\n", cs[i]->name, bench_workloads[w].key,
+                            bench_workloads[w].timeout);
+                    continue;
+                }
                 fprintf(stderr, "bench: %s on %s failed (wait status %d)\n", cs[i]->name,
                         bench_workloads[w].key, status);
                 failures++;
