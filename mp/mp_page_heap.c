@@ -60,12 +60,13 @@ static void pagemap_set(uintptr_t page, mp_span_t *s)
     MP__STORE(&leaf->span[page & (MP_LEAF_LEN - 1)], s);
 }
 
-/* Class and page index of each of a span's n pages (cls 0: not small). */
+/* Class and byte offset in the span of each of a span's n pages (cls 0: not
+ * small).  Small spans are at most 255 pages, so the offset fits above the class. */
 static void pagemap_set_class(uintptr_t page, size_t n, size_t cls)
 {
     for (size_t i = 0; i < n; i++) {
         mp_leaf_t *leaf = mp__leaf_of((page + i) << MP_PAGE_SHIFT);
-        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? (uint32_t)(cls | i << 8) : 0u);
+        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? (uint32_t)(cls | i << MP_PAGE_SHIFT) : 0u);
     }
 }
 
@@ -719,7 +720,7 @@ static void heap_check_locked(void)
             if (page < s->page || page >= s->page + s->npages)
                 check_fail("mp heap check: page-map entry outside its span", page, s);
             if (st == MP_SPAN_SMALL) {
-                if (cls != s->cls || (m >> 8) != page - s->page)
+                if (cls != s->cls || (m >> MP_PAGE_SHIFT) != page - s->page)
                     check_fail("mp heap check: page class or index differs from its span's", page, s);
             } else if (st == MP_SPAN_FREE || st == MP_SPAN_LARGE) {
                 if (cls != 0 || (page != s->page && page != s->page + s->npages - 1))
