@@ -13,7 +13,7 @@ for g in "$@"; do
   case "$g" in
     test)  pkgs="$pkgs libcriterion-dev clang libclang-rt-dev pkg-config"; required=1 ;;
     bench) pkgs="$pkgs libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtalloc-dev libapr1-dev gnuplot-nox valgrind" ;;
-    extra) pkgs="$pkgs wrk liblua5.4-dev zlib1g-dev libexpat1-dev sqlite3 git python3 g++ valgrind" ;;
+    extra) pkgs="$pkgs wrk liblua5.4-dev zlib1g-dev libexpat1-dev sqlite3 git python3 g++ valgrind libpython3.11-testsuite" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;
   esac
 done

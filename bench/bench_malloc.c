@@ -7,6 +7,7 @@
  */
 #include "contenders.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 #ifndef BENCH_MALLOC_NAME
@@ -18,4 +19,8 @@
 #define GA_MALLOC(n) malloc(n)
 #define GA_FREE(p) free(p)
 #define GA_REALLOC(p, n) realloc((p), (n))
+#define GA_CALLOC(n, s) calloc((n), (s))
+/* glibc's malloc_trim: jemalloc, mimalloc and tcmalloc do not replace it, so
+ * for them it trims glibc's (empty) heap only, as in a real program. */
+#define GA_TRIM() ((void)malloc_trim(0))
 #include "general.inc"

@@ -11,4 +11,6 @@
 #define GA_MALLOC(n) mp_alloc(n)
 #define GA_FREE(p) mp_free(p)
 #define GA_REALLOC(p, n) mp_realloc((p), (n))
+#define GA_CALLOC(n, s) mp_calloc((n), (s))
+#define GA_TRIM() ((void)mp_trim())
 #include "general.inc"

@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -46,6 +47,30 @@ const bench_workload_t bench_workloads[W_COUNT] = {
     [W_MP_PAIR4096] = {"6.4d", "mp_pair_4096", "mp 4: steady alloc/free pair loop, 4096 B", "alloc+free"},
     [W_MP_XTHREAD] = {"6.5", "mp_xthread", "mp 5: producer/consumer threads, every block freed by the other",
                       "block"},
+    /* Issue 10: the allocator around the OS.  The slow rows run in the first
+     * passes only, and stop after a time limit (mimalloc takes minutes on
+     * 7.2); the table says so. */
+    [W_OS_PARTIAL] = {"7.1", "os_partial",
+                      "OS 1: 10 000 blocks of 100 000 B, only the first 4 KiB of each written (peak RSS is the result)",
+                      "block", 3, 60},
+    [W_OS_REALLOC] = {"7.2", "os_realloc", "OS 2: one block grown by realloc from 1 MiB to 512 MiB in 1 MiB steps",
+                      "realloc", 1, 30},
+    [W_OS_CALLOC] = {"7.3", "os_calloc", "OS 3: 2 000 blocks of 5-25 MiB from calloc, each read and freed",
+                     "block", 1, 30},
+    [W_OS_TRIM] = {"7.4", "os_trim",
+                   "OS 4: 2 threads allocate and free 512 MiB, then malloc_trim(0) (mp: mp_trim): RSS after",
+                   "byte", 3, 60},
+    [W_OS_RLIMIT] = {"7.5", "os_rlimit",
+                     "OS 5: RLIMIT_AS = VmSize + 600 MiB; 400 MiB of 3000 B blocks freed, then 1 MiB blocks and "
+                     "a 128 MiB mmap: MiB that fit",
+                     "MiB", 1, 60},
+    [W_LARSON] = {"7.6", "larson", "larson-like server: 2 threads replace random slots, 4 thread generations",
+                  "alloc+free"},
+    [W_XMALLOC] = {"7.7", "xmalloc", "xmalloc-like: 2 threads, batches of 128 blocks freed by whichever thread takes them",
+                   "block"},
+    [W_PY_PYMALLOC] = {"8a", "py_pymalloc", "python3 churn script under LD_PRELOAD, pymalloc (CPU time)", "run"},
+    [W_PY_MALLOC] = {"8b", "py_malloc", "python3 churn script under LD_PRELOAD, PYTHONMALLOC=malloc (CPU time)",
+                     "run"},
 };
 
 bench_params_t bench_params(int quick)
@@ -76,6 +101,15 @@ bench_params_t bench_params(int quick)
         .mp_mixed_rounds = 8,
         .mp_pairs = 2000000,
         .mp_xthread_n = 200000,
+        .os_partial_n = 10000,
+        .os_realloc_max = (size_t)512 << 20,
+        .os_calloc_n = 2000,
+        .os_trim_bytes = (size_t)256 << 20,
+        .os_rlimit_fill = (size_t)400 << 20,
+        .larson_gens = 4,
+        .larson_ops = 400000,
+        .larson_slots = 1000,
+        .xmalloc_batches = 10000,
     };
     if (quick) {
         p.bulk_n = 4096, p.bulk_rounds = 2, p.min_ns = 1e6, p.bulk_warmup = 1;
@@ -88,6 +122,9 @@ bench_params_t bench_params(int quick)
         p.mp_mixed_n = 5000, p.mp_mixed_rounds = 1;
         p.mp_pairs = 20000;
         p.mp_xthread_n = 10000;
+        p.os_partial_n = 200, p.os_realloc_max = (size_t)16 << 20, p.os_calloc_n = 10;
+        p.os_trim_bytes = (size_t)8 << 20, p.os_rlimit_fill = (size_t)32 << 20;
+        p.larson_gens = 2, p.larson_ops = 5000, p.larson_slots = 200, p.xmalloc_batches = 100;
     }
     return p;
 }
@@ -146,6 +183,34 @@ long bench_maxrss_kb(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
+}
+
+long bench_rss_now_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, res = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%lu %lu", &size, &res) != 2)
+        res = 0;
+    fclose(f);
+    return (long)(res * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
+}
+
+size_t bench_vmsize(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmSize:", 7) == 0) {
+            kb = strtoull(line + 7, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb * 1024;
 }
 
 long bench_minflt(void)
@@ -296,6 +361,8 @@ static int run_child(const bench_contender_t *c, int wid, const bench_params_t *
         return *status = -1, -1;
     if (pid == 0) {
         close(fds[0]);
+        if (bench_workloads[wid].timeout)
+            alarm(bench_workloads[wid].timeout); /* SIGALRM ends the child: reported as a timeout */
         bench_out_t o = {.steady_mmaps = -1};
         c->run[wid](wid, bp, &o);
         o.rss_kb = bench_maxrss_kb();
@@ -343,6 +410,8 @@ int bench_main(int argc, char **argv, const bench_contender_t *const *cs, size_t
     for (int w = 0; w < W_COUNT; w++) {
         if (!wanted(only, bench_workloads[w].id))
             continue;
+        if (bench_workloads[w].max_runs && (unsigned)run > bench_workloads[w].max_runs && !list)
+            continue;
         for (size_t i = 0; i < n; i++) {
             if (!cs[i]->run[w])
                 continue;
@@ -353,17 +422,20 @@ int bench_main(int argc, char **argv, const bench_contender_t *const *cs, size_t
             bench_out_t o;
             int status = 0;
             if (run_child(cs[i], w, &bp, &o, &status) != 0) {
-                printf("E\tw=%s\tc=%s\trun=%d\tstatus=%d\n", bench_workloads[w].key, cs[i]->name, run, status);
+                int timed_out = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+                printf("E\tw=%s\tc=%s\trun=%d\tstatus=%d\ttimeout=%u\n", bench_workloads[w].key, cs[i]->name, run,
+                       status, timed_out ? bench_workloads[w].timeout : 0);
                 fprintf(stderr, "bench: %s on %s failed (wait status %d)\n", cs[i]->name,
                         bench_workloads[w].key, status);
                 failures++;
                 continue;
             }
             printf("R\tw=%s\tc=%s\trun=%d\tns=%.0f\tcpu=%.0f\tops=%llu\trss_kb=%ld\tmapped=%llu\treq=%llu"
-                   "\tf50=%.0f\tf99=%.0f\tfmax=%.0f\tfw50=%.0f\tfw99=%.0f\tmmaps=%lld\tflt=%.2f\tcheck=%llu\n",
+                   "\tf50=%.0f\tf99=%.0f\tfmax=%.0f\tfw50=%.0f\tfw99=%.0f\tmmaps=%lld\tflt=%.2f\tcheck=%llu\trss_end_kb=%ld\n",
                    bench_workloads[w].key, cs[i]->name, run, o.ns, o.cpu_ns, (unsigned long long)o.ops, o.rss_kb,
                    (unsigned long long)o.mapped, (unsigned long long)o.requested, o.frame_p50, o.frame_p99,
-                   o.frame_max, o.frame_wall_p50, o.frame_wall_p99, (long long)o.steady_mmaps, o.steady_faults, (unsigned long long)o.check);
+                   o.frame_max, o.frame_wall_p50, o.frame_wall_p99, (long long)o.steady_mmaps, o.steady_faults, (unsigned long long)o.check,
+                   o.rss_end_kb);
             fflush(stdout);
         }
     }

@@ -34,6 +34,15 @@ enum {
     W_MP_PAIR256,  /*     256 B                                                             */
     W_MP_PAIR4096, /*     4096 B                                                            */
     W_MP_XTHREAD,  /* 6.5 producer/consumer threads, every block freed by the other thread  */
+    W_OS_PARTIAL,  /* 7.1 10 000 x 100 000 B, first 4 KiB of each written (peak RSS)       */
+    W_OS_REALLOC,  /* 7.2 one block grown by realloc, 1 MiB -> 512 MiB in 1 MiB steps       */
+    W_OS_CALLOC,   /* 7.3 2 000 calloc'd blocks of 5-25 MiB, each freed after a look        */
+    W_OS_TRIM,     /* 7.4 2 threads allocate and free 512 MiB, malloc_trim: RSS after      */
+    W_OS_RLIMIT,   /* 7.5 RLIMIT_AS: small blocks freed, then 1 MiB blocks + an mmap        */
+    W_LARSON,      /* 7.6 larson-like server: slots replaced, threads handed on            */
+    W_XMALLOC,     /* 7.7 xmalloc-like: batches allocated by one thread, freed by another  */
+    W_PY_PYMALLOC, /* 8a  python3 churn script under LD_PRELOAD, pymalloc (bench/py_run.py) */
+    W_PY_MALLOC,   /* 8b  the same with PYTHONMALLOC=malloc                                  */
     W_COUNT
 };
 
@@ -42,6 +51,8 @@ typedef struct bench_workload {
     const char *key;   /* machine name: "bulk_16_64" */
     const char *title; /* table heading */
     const char *unit;  /* what one op is: "alloc", "request", "frame" */
+    unsigned max_runs; /* run only in passes 1..max_runs (0: every pass): the slow rows */
+    unsigned timeout;  /* seconds before the child is stopped and the cell shows a timeout (0: none) */
 } bench_workload_t;
 
 extern const bench_workload_t bench_workloads[W_COUNT];
@@ -69,6 +80,15 @@ typedef struct bench_params {
     unsigned mp_mixed_rounds;
     size_t mp_pairs;        /* 6.4, per size */
     size_t mp_xthread_n;    /* 6.5 */
+    size_t os_partial_n;    /* 7.1 blocks */
+    size_t os_realloc_max;  /* 7.2 final size */
+    size_t os_calloc_n;     /* 7.3 blocks */
+    size_t os_trim_bytes;   /* 7.4 per thread */
+    size_t os_rlimit_fill;  /* 7.5 bytes of small blocks; headroom = 1.5x, mmap = fill / 3 */
+    unsigned larson_gens;   /* 7.6 thread generations */
+    size_t larson_ops;      /* replacements per thread per generation */
+    size_t larson_slots;    /* slots per thread */
+    size_t xmalloc_batches; /* 7.7 batches of 128 blocks per thread */
 } bench_params_t;
 
 bench_params_t bench_params(int quick);
@@ -90,6 +110,7 @@ typedef struct bench_out {
     double steady_faults;  /* workload 3: minor page faults per steady frame */
     uint64_t check;        /* checksum of the work, printed so nothing is optimised away */
     long rss_kb;           /* peak RSS of the child (harness) */
+    long rss_end_kb;       /* RSS at the end of the workload, when it measures one (7.4) */
 } bench_out_t;
 
 typedef void (*bench_fn)(int wid, const bench_params_t *bp, bench_out_t *out);
@@ -149,6 +170,8 @@ double bench_quantile(double *v, size_t n, double q);
 
 /* Peak RSS of this process in KiB, and minor page faults so far. */
 long bench_maxrss_kb(void);
+long bench_rss_now_kb(void); /* /proc/self/statm */
+size_t bench_vmsize(void);    /* /proc/self/status VmSize, bytes */
 long bench_minflt(void);
 
 /* ---- Workload 2 input: synthetic HTTP requests ---- */

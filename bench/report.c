@@ -29,10 +29,13 @@ typedef struct cell {
         fw99[MAX_RUNS], flt[MAX_RUNS];
     uint64_t ops, mapped, req;
     long rss_kb;
+    double rss_end[MAX_RUNS]; /* KiB, 7.4 */
+    unsigned timeout;         /* a run was stopped after this many seconds */
     long long mmaps;
     int failed;
     /* derived */
     double med, cpu_med, op, min, max, p50, p99, pmax, w50, w99, faults; /* op: median ns per op */
+    double rss_end_med;                                                  /* KiB */
 } cell_t;
 
 static cell_t cells[W_COUNT][NC];
@@ -122,6 +125,9 @@ static void load(const char *path)
         cell_t *x = &cells[wi][ci];
         if (line[0] == 'E') {
             x->failed++;
+            unsigned to = (unsigned)fnum(line, "timeout");
+            if (to)
+                x->timeout = to;
             continue;
         }
         if (x->n == MAX_RUNS)
@@ -134,6 +140,7 @@ static void load(const char *path)
         x->f99[x->n] = fnum(line, "f99");
         x->fmax[x->n] = fnum(line, "fmax");
         x->flt[x->n] = fnum(line, "flt");
+        x->rss_end[x->n] = fnum(line, "rss_end_kb");
         x->ops = (uint64_t)fnum(line, "ops");
         x->pop[x->n] = x->ops ? x->ns[x->n] / (double)x->ops : 0;
         x->mapped = (uint64_t)fnum(line, "mapped");
@@ -166,6 +173,7 @@ static void load(const char *path)
             x->p99 = median(x->f99, x->n);
             x->pmax = median(x->fmax, x->n);
             x->faults = median(x->flt, x->n);
+            x->rss_end_med = median(x->rss_end, x->n);
         }
 }
 
@@ -191,7 +199,10 @@ static void human(char *b, size_t n, double bytes)
 
 /* ---- Targets ---- */
 
-enum { T_RATIO, T_FRAME_JITTER, T_MMAPS, T_RSS };
+/* T_RATIO: ref time / mine >= bar; T_TIME_LE: mine / ref <= bar; T_RSS: peak
+ * RSS mine / ref <= bar; T_RSS_END: RSS at the end, mine - ref <= bar MiB;
+ * T_FIT: bytes that fit (mapped) mine / ref >= bar. */
+enum { T_RATIO, T_FRAME_JITTER, T_MMAPS, T_RSS, T_TIME_LE, T_RSS_END, T_FIT };
 
 typedef struct target {
     const char *issue;
@@ -242,6 +253,13 @@ static const target_t targets[] = {
     {"3", W_MP_PAIR4096, T_RSS, "mp", "glibc", 1.1, "mp 4 (4096 B): peak RSS <= glibc + 10 %"},
     {"3", W_MP_XTHREAD, T_RATIO, "mp", "mimalloc", 0.9, "mp 5: as fast as mimalloc (within 10 %)"},
     {"3", W_MP_XTHREAD, T_RSS, "mp", "glibc", 1.1, "mp 5: peak RSS <= glibc + 10 %"},
+    {"10", W_PY_PYMALLOC, T_TIME_LE, "mp", "glibc", 1.05, "python churn, pymalloc: CPU time <= 1.05x glibc"},
+    {"10", W_PY_MALLOC, T_TIME_LE, "mp", "glibc", 0.7, "python churn, PYTHONMALLOC=malloc: CPU time <= 0.7x glibc"},
+    {"10", W_OS_PARTIAL, T_RSS, "mp", "glibc", 1.2, "partly touched blocks: peak RSS <= 1.2x glibc"},
+    {"10", W_OS_TRIM, T_RSS_END, "mp", "glibc", 16, "RSS after free + trim <= glibc + 16 MiB (MiB above glibc)"},
+    {"10", W_OS_REALLOC, T_TIME_LE, "mp", "glibc", 2, "realloc growth 1 -> 512 MiB: time <= 2x glibc"},
+    {"10", W_OS_CALLOC, T_TIME_LE, "mp", "glibc", 1, "2 000 calloc'd blocks of 5-25 MiB: time <= glibc"},
+    {"10", W_OS_RLIMIT, T_FIT, "mp", "glibc", 1, "RLIMIT_AS: as many MiB fit after frees as under glibc"},
 };
 #define NT (sizeof targets / sizeof targets[0])
 
@@ -277,6 +295,18 @@ static verdict_t judge(const target_t *t)
         v.known = me->mmaps >= 0;
         v.value = (double)me->mmaps;
         v.met = me->mmaps == 0;
+        return v;
+    }
+    if (t->kind == T_TIME_LE || t->kind == T_RSS_END || t->kind == T_FIT) {
+        const cell_t *o = get(t->w, t->vs);
+        if (!o)
+            return v;
+        v.known = 1;
+        v.value = t->kind == T_TIME_LE ? me->op / o->op
+                  : t->kind == T_RSS_END ? (me->rss_end_med - o->rss_end_med) / 1024.0
+                  : o->mapped ? (double)me->mapped / (double)o->mapped : 0;
+        v.met = t->kind == T_FIT ? v.value >= t->bar : v.value <= t->bar;
+        snprintf(v.ref, sizeof v.ref, "%s", t->vs);
         return v;
     }
     if (t->kind == T_RSS) {
@@ -335,9 +365,10 @@ static const char *meta(const char *k)
 
 static void write_targets(FILE *f)
 {
-    fprintf(f, "\n## Targets (issues 2, 3 and 4)\n\nSpeed ratios are the reference's median time per "
+    fprintf(f, "\n## Targets (issues 2, 3, 4 and 10)\n\nSpeed ratios are the reference's median time per "
                "operation / the contender's: above 1 the contender is faster (\"within 1.25x of bump\" "
-               "means >= 0.80x).\n\n| issue | workload | target | needs | measured | verdict |\n"
+               "means >= 0.80x); issue 10's time targets are the contender's time / the reference's "
+               "(below 1 is faster).\n\n| issue | workload | target | needs | measured | verdict |\n"
                "|---|---|---|---:|---:|---|\n");
     for (size_t i = 0; i < NT; i++) {
         const target_t *t = &targets[i];
@@ -346,16 +377,24 @@ static void write_targets(FILE *f)
         if (v.known) {
             if (t->kind == T_RATIO)
                 snprintf(m, sizeof m, "%.2fx vs %s", v.value, v.ref);
-            else if (t->kind == T_RSS)
+            else if (t->kind == T_RSS || t->kind == T_FIT)
                 snprintf(m, sizeof m, "%.2f of %s", v.value, v.ref);
+            else if (t->kind == T_TIME_LE)
+                snprintf(m, sizeof m, "%.2fx %s", v.value, v.ref);
+            else if (t->kind == T_RSS_END)
+                snprintf(m, sizeof m, "%+.1f MiB vs %s", v.value, v.ref);
             else if (t->kind == T_MMAPS)
                 snprintf(m, sizeof m, "%.0f", v.value);
             else
                 snprintf(m, sizeof m, "%.2f", v.value);
         }
         char need[32];
-        if (t->kind == T_RATIO)
+        if (t->kind == T_RATIO || t->kind == T_FIT)
             snprintf(need, sizeof need, ">= %.2fx", t->bar);
+        else if (t->kind == T_TIME_LE)
+            snprintf(need, sizeof need, "<= %.2fx", t->bar);
+        else if (t->kind == T_RSS_END)
+            snprintf(need, sizeof need, "<= +%.0f MiB", t->bar);
         else if (t->kind == T_MMAPS)
             snprintf(need, sizeof need, "0");
         else
@@ -404,14 +443,21 @@ static void write_md(FILE *f)
         for (size_t c = 0; c < NC; c++) {
             const cell_t *x = &cells[w][c];
             if (x->failed && !x->n) {
-                fprintf(f, "| %s | FAILED | | | | | | |%s\n", order[c], w == W_FRAME ? " | | | | | | |" : "");
+                if (x->timeout)
+                    fprintf(f, "| %s | TIMEOUT (> %u s) | | | | | | |\n", order[c], x->timeout);
+                else
+                    fprintf(f, "| %s | FAILED | | | | | | |%s\n", order[c], w == W_FRAME ? " | | | | | | |" : "");
                 continue;
             }
             if (!x->n)
                 continue;
             char rss[32], mp[96] = "-";
             human(rss, sizeof rss, (double)x->rss_kb * 1024);
-            if (x->mapped) {
+            if (x->rss_end_med > 0) {
+                char a[32];
+                human(a, sizeof a, x->rss_end_med * 1024);
+                snprintf(mp, sizeof mp, "RSS after trim: %s", a);
+            } else if (x->mapped) {
                 char a[32], b[32];
                 human(a, sizeof a, (double)x->mapped);
                 if (x->req) {
@@ -490,6 +536,8 @@ static void write_json(FILE *f)
                     fc ? "" : ",", order[c], x->n, x->med, x->cpu_med, x->min, x->max, (unsigned long long)x->ops, per_op(x),
                     g ? g->op / x->op : 0.0, x->rss_kb, (unsigned long long)x->mapped,
                     (unsigned long long)x->req);
+            if (x->rss_end_med > 0)
+                fprintf(f, ", \"rss_end_kb\": %.0f", x->rss_end_med);
             if (w == W_FRAME)
                 fprintf(f, ", \"frame_cpu_p50_ns\": %.0f, \"frame_cpu_p99_ns\": %.0f, \"frame_cpu_max_ns\": %.0f, "
                            "\"frame_wall_p50_ns\": %.0f, \"frame_wall_p99_ns\": %.0f, "
@@ -631,7 +679,7 @@ int main(int argc, char **argv)
     int failed = 0;
     for (int w = 0; w < W_COUNT; w++)
         for (size_t c = 0; c < NC; c++)
-            failed += cells[w][c].failed;
+            failed += cells[w][c].timeout ? 0 : cells[w][c].failed; /* a timeout is a result (7.x rows) */
     if (failed)
         fprintf(stderr, "report: %d benchmark run(s) failed (see the table)\n", failed);
     return failed ? 1 : 0;

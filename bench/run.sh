@@ -3,6 +3,9 @@
 # RUNS times, interleaved (pass 1 of every binary, then pass 2, ...) so that
 # noise from the rest of the machine falls on every contender alike, then
 # merge the result lines into tables, JSON and a chart (bench/report.c).
+# The python rows (8a/8b, bench/py_run.py) run in the first PY_RUNS passes
+# (default 3; QUICK: 1), each allocator's library through LD_PRELOAD;
+# BENCH_MP_SO names mp's (build/libarenapool_malloc.so).
 # Every binary holds one malloc: glibc's (with obstack, arena, pool, bump),
 # or one peer's; inside a binary each (workload, contender) runs in a child.
 set -u
@@ -22,6 +25,23 @@ skipped=${skipped# }
 
 qflag=""
 [ "$quick" = 1 ] && qflag="--quick"
+
+# Python rows: the same allocators as shared libraries for LD_PRELOAD.
+py_runs=${PY_RUNS:-3}
+[ "$quick" = 1 ] && py_runs=1
+py_peers=""
+if [ -x /usr/bin/python3 ]; then
+  py_peers="glibc="
+  for p in jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4; do
+    name=${p%%:*} lib=${p#*:}
+    case " $peers " in *" $name "*) ;; *) continue ;; esac
+    path=$(${CC:-gcc} -print-file-name="$lib" 2>/dev/null)
+    [ -f "$path" ] && py_peers="$py_peers $name=$path"
+  done
+  [ -n "${BENCH_MP_SO:-}" ] && [ -f "$BENCH_MP_SO" ] && py_peers="$py_peers mp=$(cd "$(dirname "$BENCH_MP_SO")" && pwd)/$(basename "$BENCH_MP_SO")"
+else
+  echo "bench: /usr/bin/python3 missing: no python rows (8a, 8b)" >&2
+fi
 raw="$dir/raw${quick}.txt"
 : > "$raw"
 status=0
@@ -33,6 +53,10 @@ while [ "$r" -le "$runs" ]; do
     printf 'bench: pass %s/%s: %s\n' "$r" "$runs" "$b" >&2
     "$dir/bench-$b" $qflag --run "$r" >> "$raw" || status=1
   done
+  if [ "$r" -le "$py_runs" ] && [ -n "$py_peers" ]; then
+    printf 'bench: pass %s/%s: python churn under%s\n' "$r" "$runs" "$(echo " $py_peers" | sed 's/=[^ ]*//g')" >&2
+    /usr/bin/python3 "$(dirname "$0")/py_run.py" --run "$r" $qflag $py_peers >> "$raw" || status=1
+  fi
   r=$((r + 1))
 done
 end=$(date +%s)

@@ -21,13 +21,15 @@ BENCH_MAIN     := bench/main.c bench/harness.c
 BENCH_LIB      := $(REL_DIR)/libarenapool.a
 BENCH_HAVE_MP  := $(if $(wildcard mp/mp.h),1,)
 BENCH_MP_FLAGS := $(if $(BENCH_HAVE_MP),-DHAVE_MP,)
+# mp's LD_PRELOAD library for the python rows (built by mk/mp.mk, included later).
+BENCH_MP_SO    := $(if $(BENCH_HAVE_MP),$(REL_DIR)/libarenapool_malloc.so,)
 BENCH_RUNS     ?= $(if $(QUICK),3,7)
 BENCH_OUT      := $(if $(QUICK),$(BENCH_DIR)/quick,bench/results)
 # Filled in by the bench recipe from bench/peers.sh (a link test per peer).
 BENCH_PEERS    ?=
 BENCH_BINS     := $(BENCH_DIR)/bench-glibc $(BENCH_DIR)/report \
                   $(addprefix $(BENCH_DIR)/bench-,$(BENCH_PEERS)) \
-                  $(if $(BENCH_HAVE_MP),$(BENCH_DIR)/bench-mp,)
+                  $(if $(BENCH_HAVE_MP),$(BENCH_DIR)/bench-mp $(BENCH_MP_SO),)
 
 TEST_TARGETS += bench-quick
 
@@ -39,7 +41,7 @@ bench:
 	@sh .ci/deps.sh bench
 	@peers="$$(sh bench/peers.sh '$(CC)')"; \
 	$(MAKE) --no-print-directory bench-build BENCH_PEERS="$$peers" && \
-	CC='$(CC)' sh bench/run.sh $(BENCH_DIR) $(BENCH_OUT) $(BENCH_RUNS) $(if $(QUICK),1,0) "$$peers"
+	CC='$(CC)' BENCH_MP_SO='$(BENCH_MP_SO)' sh bench/run.sh $(BENCH_DIR) $(BENCH_OUT) $(BENCH_RUNS) $(if $(QUICK),1,0) "$$peers"
 
 bench-quick:
 	@$(MAKE) --no-print-directory bench QUICK=1

@@ -342,4 +342,171 @@ static inline void mpc_case_trim_while_running(int ops)
     pthread_join(tr, NULL);
 }
 
+/* ---- Aligned and large blocks across threads (issue 10) ---- */
+
+/* Header word: size * 2 (+1 when aligned); then the address pattern in the
+ * first and last 256 bytes and in one byte of every 4 KiB page, so a block
+ * whose pages another block took over is caught wherever it lies. */
+static inline void mpc_fill_pages(void *p, size_t size, int aligned)
+{
+    mpc_fill(p, size, aligned);
+    unsigned char *b = p;
+    for (size_t i = 4096 + 100; i + 256 < size; i += 4096)
+        b[i] = mpc_byte(p, i);
+}
+
+/* The pattern mpc_fill_pages wrote for a block at address `origin`, looked
+ * for at p (the same block, or its copy after a moving realloc). */
+static inline int mpc_check_pages_from(const void *p, size_t size, uintptr_t origin)
+{
+    const unsigned char *b = p;
+    const void *o = (const void *)origin;
+    if (size < sizeof(size_t))
+        return 1;
+    if (mpc_header(p) / 2 != size)
+        return 0;
+    for (size_t i = sizeof(size_t); i < size; i++) {
+        if (i == 256 && size > 512)
+            i = size - 256;
+        if (b[i] != mpc_byte(o, i))
+            return 0;
+    }
+    for (size_t i = 4096 + 100; i + 256 < size; i += 4096)
+        if (b[i] != mpc_byte(o, i))
+            return 0;
+    return 1;
+}
+
+static inline int mpc_check_pages(const void *p, size_t size)
+{
+    return mpc_check_pages_from(p, size, (uintptr_t)p);
+}
+
+/* Sizes for the aligned stress: small and page-sized blocks, large blocks at
+ * 4 KiB steps past 300 000 (not multiples of 8 KiB), a few of several MiB. */
+static inline size_t mpc_big_size(uint64_t *rng, size_t *align)
+{
+    uint64_t r = mpc_rand(rng);
+    *align = 0;
+    switch (r % 8) {
+    case 0:
+    case 1:
+        *align = (size_t)16384 << ((r >> 8) % 7); /* 16 KiB .. 1 MiB */
+        return 16 + (r >> 16) % 4096;
+    case 2:
+        *align = (size_t)16 << ((r >> 8) % 8); /* 16 B .. 2 KiB */
+        return 16 + (r >> 16) % 20000;
+    case 3:
+    case 4:
+        return 300000 + ((r >> 8) % 64) * 4096;
+    case 5:
+        return (r >> 8) % 32 == 0 ? ((size_t)2 << 20) + (r >> 16) % ((size_t)4 << 20) : 700000 + (r >> 16) % 100000;
+    default:
+        return 16 + (r >> 8) % 8192;
+    }
+}
+
+typedef struct mpc_big_shared {
+    _Atomic(void *) slot[64];
+    atomic_int failures;
+    int ops;
+} mpc_big_shared_t;
+
+typedef struct mpc_big_arg {
+    mpc_big_shared_t *sh;
+    uint64_t seed;
+} mpc_big_arg_t;
+
+/* Free (or first grow, then free) a block published by any thread. */
+static inline int mpc_big_release(void *old, uint64_t r)
+{
+    size_t h = mpc_header(old), osz = h / 2;
+    int bad = !mpc_check_pages(old, osz) || mp_usable_size(old) < osz;
+    if (r % 4 == 0) { /* realloc keeps every byte, aligned blocks too */
+        size_t nsz = osz + 4096 + (r >> 8) % 300000;
+        uintptr_t origin = (uintptr_t)old;
+        unsigned char *q = mp_realloc(old, nsz);
+        if (!q)
+            return 1;
+        bad |= !mpc_check_pages_from(q, osz, origin);
+        mpc_fill_pages(q, nsz, 0); /* the pattern follows the address */
+        bad |= mp_usable_size(q) < nsz || !mpc_check_pages(q, nsz);
+        old = q;
+    }
+    mp_free(old);
+    return bad;
+}
+
+static void *mpc_big_thread(void *argp)
+{
+    mpc_big_arg_t *arg = argp;
+    mpc_big_shared_t *sh = arg->sh;
+    uint64_t rng = arg->seed;
+    void *local[16] = {0};
+    int bad = 0;
+    for (int op = 0; op < sh->ops; op++) {
+        size_t align;
+        size_t size = mpc_big_size(&rng, &align);
+        uint64_t r = mpc_rand(&rng);
+        void *p = align ? mp_aligned_alloc(align, size) : mp_alloc(size);
+        if (!p || ((uintptr_t)p & ((align ? align : 16) - 1)) != 0 || mp_usable_size(p) < size) {
+            bad++;
+            continue;
+        }
+        mpc_fill_pages(p, size, align != 0);
+        void *old;
+        if (r % 3 == 0) { /* kept by this thread for a while */
+            old = local[(r >> 8) % 16];
+            local[(r >> 8) % 16] = p;
+        } else { /* published: freed by whichever thread comes next */
+            old = atomic_exchange(&sh->slot[(r >> 8) % 64], p);
+        }
+        if (old)
+            bad += mpc_big_release(old, r >> 16);
+        /* every live local block still whole after the neighbour arrived */
+        if (op % 16 == 0)
+            for (int i = 0; i < 16; i++)
+                if (local[i])
+                    bad += !mpc_check_pages(local[i], mpc_header(local[i]) / 2) ||
+                           mp_usable_size(local[i]) < mpc_header(local[i]) / 2;
+    }
+    for (int i = 0; i < 16; i++)
+        if (local[i])
+            bad += mpc_big_release(local[i], 1);
+    atomic_fetch_add(&sh->failures, bad);
+    return NULL;
+}
+
+/* Threads allocate aligned (16 B .. 1 MiB) and large blocks, keep some,
+ * publish the rest to shared slots, and free or grow what they take from
+ * them: every block checked for usable size and contents when it leaves. */
+static inline void mpc_case_aligned_large_stress(int nthreads, int ops)
+{
+    static mpc_big_shared_t sh;
+    memset(&sh, 0, sizeof sh);
+    sh.ops = ops / MP_CASE_SCALE;
+    pthread_t t[8];
+    mpc_big_arg_t args[8];
+    MP_CHECK(nthreads <= 8, "at most 8 threads");
+    mp_stats_t st0;
+    mp_stats(&st0);
+    for (int i = 0; i < nthreads; i++) {
+        args[i].sh = &sh;
+        args[i].seed = 0xD1B54A32D192ED03ull * (uint64_t)(i + 1);
+        MP_CHECK(pthread_create(&t[i], NULL, mpc_big_thread, &args[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(t[i], NULL);
+    int bad = atomic_load(&sh.failures);
+    for (int i = 0; i < 64; i++) {
+        void *p = atomic_load(&sh.slot[i]);
+        if (p)
+            bad += mpc_big_release(p, 1);
+    }
+    MP_CHECK(bad == 0, "aligned and large blocks allocated, aligned, usable and intact across threads");
+    mp_stats_t st;
+    mp_stats(&st);
+    MP_CHECK(st.in_use == st0.in_use && st.large == st0.large, "nothing live after the aligned stress");
+}
+
 #endif /* ARENAPOOL_TESTS_MP_CASES_H */

@@ -17,6 +17,11 @@ Test(mp, stress_cross_thread_frees_keep_data_intact)
     mpc_case_stress(4, 40000);
 }
 
+Test(mp, aligned_and_large_blocks_survive_cross_thread_frees, .timeout = 120)
+{
+    mpc_case_aligned_large_stress(4, 6000);
+}
+
 Test(mp, producer_consumer_frees_on_the_other_thread)
 {
     mpc_case_producer_consumer(200000);

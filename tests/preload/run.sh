@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh SO - run real programs from Debian's packages under glibc's malloc
 # and under LD_PRELOAD=SO, and compare what they print.  Fails on the first
-# difference or crash.  Programs: python3 (tests/preload/workload.py),
+# difference or crash.  Programs: semantics.c and trim_info.c (the malloc
+# family's answers, malloc_trim/mallinfo2/mallopt), python3 (tests/preload/workload.py),
 # sqlite3 (a few hundred thousand inserts and queries), git (a scratch
 # repository: commits, log, diff, gc, fsck, grep) and gcc (compiling and running a file).
 set -eu
@@ -45,6 +46,11 @@ compare() {
 # ---- the malloc family's own semantics (errno, alignment, realloc, fork) ----
 gcc -O2 -Wall -Werror -o "$TMP/semantics" "$HERE/semantics.c"
 compare semantics "$TMP/semantics"
+
+# ---- malloc_trim, mallinfo2/mallinfo, mallopt; posix_memalign beside large
+# blocks; large realloc growth (issue 10): every check prints ok or FAIL ----
+gcc -O2 -Wall -Wextra -Werror -pthread -o "$TMP/trim_info" "$HERE/trim_info.c"
+compare trim_info "$TMP/trim_info"
 
 # ---- python3 ----
 compare python python3 "$HERE/workload.py"
