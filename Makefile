@@ -21,8 +21,18 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 AR      ?= ar
 
-VERSION       := 0.1.0
-SOVERSION     := 0
+# The version lives in include/arenapool/version.h alone; the file names of
+# the shared library and arenapool.pc take it from there.
+VERSION_H     := include/arenapool/version.h
+version_field  = $(shell sed -n 's/^\#define ARENAPOOL_VERSION_$(1)  *\([0-9][0-9]*\)$$/\1/p' $(VERSION_H))
+VERSION_MAJOR := $(call version_field,MAJOR)
+VERSION_MINOR := $(call version_field,MINOR)
+VERSION_PATCH := $(call version_field,PATCH)
+VERSION       := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+ifneq ($(words $(VERSION_MAJOR) $(VERSION_MINOR) $(VERSION_PATCH)),3)
+$(error cannot read ARENAPOOL_VERSION_MAJOR/MINOR/PATCH from $(VERSION_H))
+endif
+SOVERSION     := $(VERSION_MAJOR)
 WARN          := -std=c11 -Wall -Wextra -Werror
 BASE_CPPFLAGS := -Iarena -Ipool -Imp -D_DEFAULT_SOURCE
 LDLIBS_LIB    := -lpthread
@@ -162,7 +172,7 @@ build/arenapool.pc:
 
 install: all build/arenapool.pc
 	install -d $(INCDIR) $(LIBDIR) $(PCDIR)
-	install -m 644 $(PUBLIC_HDR) $(INCDIR)/
+	install -m 644 $(PUBLIC_HDR) $(VERSION_H) $(INCDIR)/
 	install -m 644 $(REL_DIR)/libarenapool.a $(LIBDIR)/
 	install -m 755 $(REL_DIR)/libarenapool.so $(LIBDIR)/libarenapool.so.$(VERSION)
 	ln -sf libarenapool.so.$(VERSION) $(LIBDIR)/libarenapool.so.$(SOVERSION)
