@@ -62,10 +62,10 @@ ASAN_CFLAGS := $(WARN) -O1 -g $(ASAN_FLAGS)
 TEST_TARGETS :=
 CLEAN_EXTRA  :=
 
-.PHONY: build/arenapool.pc all debug asan test test-release test-debug test-asan test-deps example \
+.PHONY: build/arenapool.pc all headers debug asan test test-release test-debug test-asan test-deps example \
         install uninstall clean
 
-all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so
+all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so headers
 
 -include $(sort $(wildcard mk/*.mk))
 
@@ -156,33 +156,56 @@ build/examples/%: examples/%.c $(REL_DIR)/libarenapool.a $(PUBLIC_HDR)
 example: build/examples/frame_loop
 	build/examples/frame_loop
 
-# ---- install ----
-INCDIR := $(DESTDIR)$(PREFIX)/include/arenapool
-LIBDIR := $(DESTDIR)$(PREFIX)/lib
-PCDIR  := $(LIBDIR)/pkgconfig
+# ---- headers in their installed form ----
+# build/include/arenapool/ holds the public headers as `make install` lays
+# them out, so a program builds against the tree with -Ibuild/include and the
+# same #include <arenapool/arena.h> it uses once installed.  pool.h's
+# #include "arena.h" finds arena.h next to it there, as in the install.
+STAGE_INC := build/include/arenapool
+INST_HDR   = $(PUBLIC_HDR) $(VERSION_H)
 
-# Phony, so the file always carries this run's PREFIX.
+define stage_header
+$(STAGE_INC)/$(notdir $(1)): $(1)
+	@mkdir -p $$(dir $$@)
+	cp $$< $$@
+endef
+
+# ---- install ----
+# GNU-style directories; a packager may point libdir at a multiarch folder.
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR     ?= $(PREFIX)/lib
+INCDIR := $(DESTDIR)$(INCLUDEDIR)/arenapool
+LIBDST := $(DESTDIR)$(LIBDIR)
+PCDIR  := $(LIBDST)/pkgconfig
+
+# Phony, so the file always carries this run's PREFIX.  Cflags name the
+# parent of arenapool/, so sources write <arenapool/arena.h>: a bare <arena.h>
+# could be anyone's.
 build/arenapool.pc:
 	@mkdir -p build
-	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include/arenapool' \
-	  'libdir=$${prefix}/lib' '' 'Name: arenapool' \
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' \
+	  'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' '' 'Name: arenapool' \
 	  'Description: bump-pointer arenas, object pools and a thread-caching allocator' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -larenapool' \
 	  'Libs.private: -lpthread' > $@
 
 install: all build/arenapool.pc
-	install -d $(INCDIR) $(LIBDIR) $(PCDIR)
-	install -m 644 $(PUBLIC_HDR) $(VERSION_H) $(INCDIR)/
-	install -m 644 $(REL_DIR)/libarenapool.a $(LIBDIR)/
-	install -m 755 $(REL_DIR)/libarenapool.so $(LIBDIR)/libarenapool.so.$(VERSION)
-	ln -sf libarenapool.so.$(VERSION) $(LIBDIR)/libarenapool.so.$(SOVERSION)
-	ln -sf libarenapool.so.$(SOVERSION) $(LIBDIR)/libarenapool.so
+	install -d $(INCDIR) $(LIBDST) $(PCDIR)
+	install -m 644 $(INST_HDR) $(INCDIR)/
+	install -m 644 $(REL_DIR)/libarenapool.a $(LIBDST)/
+	install -m 755 $(REL_DIR)/libarenapool.so $(LIBDST)/libarenapool.so.$(VERSION)
+	ln -sf libarenapool.so.$(VERSION) $(LIBDST)/libarenapool.so.$(SOVERSION)
+	ln -sf libarenapool.so.$(SOVERSION) $(LIBDST)/libarenapool.so
 	install -m 644 build/arenapool.pc $(PCDIR)/arenapool.pc
 
 uninstall:
 	rm -rf $(INCDIR)
-	rm -f $(LIBDIR)/libarenapool.a $(LIBDIR)/libarenapool.so $(LIBDIR)/libarenapool.so.$(SOVERSION) \
-	      $(LIBDIR)/libarenapool.so.$(VERSION) $(PCDIR)/arenapool.pc
+	rm -f $(LIBDST)/libarenapool.a $(LIBDST)/libarenapool.so $(LIBDST)/libarenapool.so.$(SOVERSION) \
+	      $(LIBDST)/libarenapool.so.$(VERSION) $(PCDIR)/arenapool.pc
 
 clean:
 	rm -rf build $(CLEAN_EXTRA)
+
+# After every mk/*.mk: they add headers to PUBLIC_HDR.
+$(foreach h,$(INST_HDR),$(eval $(call stage_header,$(h))))
+headers: $(addprefix $(STAGE_INC)/,$(notdir $(INST_HDR)))

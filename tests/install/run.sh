@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh MAKE - install into a temporary DESTDIR with PREFIX=/usr, build small
-# consumers with pkg-config (static and shared, C and C++), run them, then
-# uninstall and check that no file is left behind.
+# consumers with pkg-config (static and shared, C and C++) using the installed
+# include form <arenapool/...>, run them, then uninstall and check that no file
+# is left behind.
 set -eu
 MAKE=${1:-make}
 CC=${CC:-gcc}
@@ -16,7 +17,8 @@ rm -f build/arenapool.pc
 $MAKE --no-print-directory install PREFIX=/usr DESTDIR="$dest" >/dev/null
 
 lib=$dest/usr/lib
-for f in include/arenapool/arena.h include/arenapool/pool.h lib/libarenapool.a \
+for f in include/arenapool/arena.h include/arenapool/pool.h include/arenapool/mp.h \
+         include/arenapool/version.h lib/libarenapool.a \
          lib/libarenapool.so lib/libarenapool.so.0 lib/pkgconfig/arenapool.pc; do
   [ -e "$dest/usr/$f" ] || fail "missing /usr/$f"
 done
@@ -25,11 +27,13 @@ soname=$(readelf -d "$lib/libarenapool.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p
 [ "$soname" = libarenapool.so.0 ] || fail "soname is '$soname'"
 
 export PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_LIBDIR="$lib/pkgconfig"
-cflags=$(pkg-config --cflags arenapool)
+cflags=$(pkg-config --cflags arenapool | sed "s/ *$//")
 libs=$(pkg-config --libs arenapool)
 slibs=$(pkg-config --static --libs arenapool)
 echo "pkg-config: cflags '$cflags' libs '$libs' static '$slibs'"
-case "$cflags" in *"$dest"*) ;; *) fail "cflags do not point into DESTDIR" ;; esac
+case "$cflags" in *"$dest/usr/include") ;; *) fail "cflags do not name DESTDIR's include/ (for <arenapool/arena.h>)" ;; esac
+# The consumer checks that the headers' ARENAPOOL_VERSION is what pkg-config says.
+cflags="$cflags -DEXPECT_VERSION=\"$(pkg-config --modversion arenapool)\""
 
 # Shared: the .so through -larenapool, found at run time with LD_LIBRARY_PATH.
 $CC -std=c11 -Wall -Wextra -Werror $cflags tests/install/consumer.c $libs -o "$tmp/shared"
