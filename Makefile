@@ -62,7 +62,8 @@ ASAN_CFLAGS := $(WARN) -O1 -g $(ASAN_FLAGS)
 TEST_TARGETS :=
 CLEAN_EXTRA  :=
 
-.PHONY: build/arenapool.pc all headers debug asan test test-release test-debug test-asan test-deps example \
+.PHONY: build/arenapool.pc build/cmake/arenapool-config.cmake build/cmake/arenapool-config-version.cmake \
+        all headers debug asan test test-release test-debug test-asan test-deps example \
         install uninstall clean
 
 all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so headers
@@ -174,9 +175,12 @@ endef
 # GNU-style directories; a packager may point libdir at a multiarch folder.
 INCLUDEDIR ?= $(PREFIX)/include
 LIBDIR     ?= $(PREFIX)/lib
-INCDIR := $(DESTDIR)$(INCLUDEDIR)/arenapool
-LIBDST := $(DESTDIR)$(LIBDIR)
-PCDIR  := $(LIBDST)/pkgconfig
+CMAKEDIR   := $(LIBDIR)/cmake/arenapool
+INCDIR   := $(DESTDIR)$(INCLUDEDIR)/arenapool
+LIBDST   := $(DESTDIR)$(LIBDIR)
+PCDIR    := $(LIBDST)/pkgconfig
+CMAKEDST := $(DESTDIR)$(CMAKEDIR)
+CMAKE_FILES := build/cmake/arenapool-config.cmake build/cmake/arenapool-config-version.cmake
 
 # Phony, so the file always carries this run's PREFIX.  Cflags name the
 # parent of arenapool/, so sources write <arenapool/arena.h>: a bare <arena.h>
@@ -189,18 +193,30 @@ build/arenapool.pc:
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -larenapool' \
 	  'Libs.private: -lpthread' > $@
 
-install: all build/arenapool.pc
-	install -d $(INCDIR) $(LIBDST) $(PCDIR)
+# find_package(arenapool CONFIG): cmake/*.in with this run's version and the
+# paths from the config's folder to the headers and libraries, relative so that
+# a DESTDIR-staged or moved tree still finds its own files.  Phony like the .pc.
+$(CMAKE_FILES): build/cmake/%: cmake/%.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+	    -e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' \
+	    -e "s|@REL_INCLUDEDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g" \
+	    -e "s|@REL_LIBDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g" $< > $@
+
+install: all build/arenapool.pc $(CMAKE_FILES)
+	install -d $(INCDIR) $(LIBDST) $(PCDIR) $(CMAKEDST)
 	install -m 644 $(INST_HDR) $(INCDIR)/
 	install -m 644 $(REL_DIR)/libarenapool.a $(LIBDST)/
 	install -m 755 $(REL_DIR)/libarenapool.so $(LIBDST)/libarenapool.so.$(VERSION)
 	ln -sf libarenapool.so.$(VERSION) $(LIBDST)/libarenapool.so.$(SOVERSION)
 	ln -sf libarenapool.so.$(SOVERSION) $(LIBDST)/libarenapool.so
 	install -m 644 build/arenapool.pc $(PCDIR)/arenapool.pc
+	install -m 644 $(CMAKE_FILES) $(CMAKEDST)/
+	install -m 755 $(MP_SO) $(LIBDST)/
 
 uninstall:
-	rm -rf $(INCDIR)
-	rm -f $(LIBDST)/libarenapool.a $(LIBDST)/libarenapool.so $(LIBDST)/libarenapool.so.$(SOVERSION) \
+	rm -rf $(INCDIR) $(CMAKEDST)
+	rm -f $(LIBDST)/libarenapool_malloc.so $(LIBDST)/libarenapool.a $(LIBDST)/libarenapool.so $(LIBDST)/libarenapool.so.$(SOVERSION) \
 	      $(LIBDST)/libarenapool.so.$(VERSION) $(PCDIR)/arenapool.pc
 
 clean:

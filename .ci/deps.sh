@@ -3,7 +3,7 @@
 # Installs what is missing when run as root (or with passwordless sudo);
 # otherwise prints the exact command and fails for required groups, or
 # just reports for optional ones (bench peers).
-#   test    Criterion and clang (required by make test)
+#   test    Criterion, clang, pkg-config and cmake (required by make test)
 #   bench   benchmark peers and tools (optional: missing ones are skipped)
 #   extra   packages for examples and real-program tests (optional)
 set -u
@@ -11,7 +11,7 @@ required=0
 pkgs=""
 for g in "$@"; do
   case "$g" in
-    test)  pkgs="$pkgs libcriterion-dev clang libclang-rt-dev pkg-config"; required=1 ;;
+    test)  pkgs="$pkgs libcriterion-dev clang libclang-rt-dev pkg-config cmake"; required=1 ;;
     bench) pkgs="$pkgs libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtalloc-dev libapr1-dev gnuplot-nox valgrind" ;;
     extra) pkgs="$pkgs wrk liblua5.4-dev zlib1g-dev libexpat1-dev sqlite3 git python3 g++ valgrind" ;;
     *) echo "deps.sh: unknown group $g" >&2; exit 2 ;;

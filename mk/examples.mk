@@ -102,5 +102,5 @@ test-cxx:
 
 # ---- packaging ----
 test-install: all
-	@echo "== tests: make install / pkg-config consumer / make uninstall"
+	@echo "== tests: make install / pkg-config and CMake consumers / make uninstall"
 	sh tests/install/run.sh '$(MAKE)'
