@@ -213,6 +213,20 @@ install: all build/arenapool.pc $(CMAKE_FILES)
 	install -m 644 build/arenapool.pc $(PCDIR)/arenapool.pc
 	install -m 644 $(CMAKE_FILES) $(CMAKEDST)/
 	install -m 755 $(MP_SO) $(LIBDST)/
+	@$(if $(DESTDIR),:,$(install_hint))
+
+# After a real install (a DESTDIR one is a package's staging; its scripts run
+# ldconfig): the dynamic linker's cache does not know the new soname yet, and
+# a libdir off its path needs configuring first.
+define install_hint
+case '$(LIBDIR)' in \
+  /lib|/usr/lib|/usr/local/lib|/lib/*-linux-gnu|/usr/lib/*-linux-gnu) \
+    echo "arenapool: run 'ldconfig' (as root) so that programs find libarenapool.so.$(SOVERSION) in $(LIBDIR)" ;; \
+  *) echo "arenapool: $(LIBDIR) is not on the dynamic linker's default path: link with -Wl,-rpath,$(LIBDIR)," \
+          "or add it to /etc/ld.so.conf.d/ and run ldconfig" ;; \
+esac; \
+echo "arenapool: malloc replacement: LD_PRELOAD=$(LIBDIR)/libarenapool_malloc.so program"
+endef
 
 uninstall:
 	rm -rf $(INCDIR) $(CMAKEDST)
