@@ -1,25 +1,49 @@
-# arenapool - GNU make build.
+# arenapool - GNU make build.  `make help` lists every target, this file's and mk/*.mk's.
 #
-#   make            build/libarenapool.a, build/libarenapool.so (+ malloc override)
-#   make debug      build/debug/libarenapool.a   (-DARENAPOOL_DEBUG=1)
-#   make asan       build/asan/libarenapool.a    (clang ASan+UBSan) and its test run
-#   make test       every suite: release, debug, asan (+ what mk/*.mk adds)
-#   make example    run examples/frame_loop.c
-#   make bench      the benchmarks (see bench/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make              build/libarenapool.{a,so}, build/libarenapool_malloc.so (LD_PRELOAD
+#                     malloc) and build/include/arenapool/ (the headers, installed layout)
+#   make debug        build/debug/libarenapool.a   (-DARENAPOOL_DEBUG=1)
+#   make asan         build/asan/libarenapool.a    (clang ASan+UBSan) and its test run
+#   make test         every suite: release, debug, asan (+ what mk/*.mk adds), ~5 min
+#   make example      run examples/frame_loop.c
+#   make bench        the benchmarks (see bench/)
+#   make install      PREFIX=/usr/local DESTDIR= (also LIBDIR, INCLUDEDIR); make uninstall
+#   make clean        remove build/
 #
-# CC, CLANG, CFLAGS, PREFIX, DESTDIR can be overridden on the command line.
-# Extra modules plug in through mk/*.mk: they append to TEST_TARGETS,
-# CLEAN_EXTRA and define their own targets.
+# Variables: CC, CLANG, CXX, AR, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX, DESTDIR,
+# LIBDIR, INCLUDEDIR, WERROR.  CPPFLAGS and LDFLAGS go to every compile and
+# link.  CFLAGS shapes the release library (make, make install) and what is
+# built from it; the debug and sanitizer modes keep their own flags.
+# -Werror: the project's own builds (tests, debug and sanitizer modes, bench,
+# examples) use it; the release library uses it only while CFLAGS is this
+# file's default, so `make CFLAGS=...` (a packager's flags, a newer compiler)
+# is never stopped by a warning.  WERROR= turns it off everywhere.
+# Modules plug in through mk/*.mk: they append to TEST_TARGETS, CLEAN_EXTRA
+# and PUBLIC_HDR, declare build modes with lib_mode and define their targets.
+
+# Every path below is relative to the source tree.  Run from elsewhere
+# (make -f path/to/Makefile), the build would find no sources and archive
+# nothing, so it moves to the tree: the same as make -C path/to.
+ROOT := $(patsubst %/,%,$(dir $(realpath $(lastword $(MAKEFILE_LIST)))))
+ifneq ($(ROOT),$(CURDIR))
+FORWARD_GOALS := $(or $(MAKECMDGOALS),all)
+.PHONY: $(FORWARD_GOALS) forward-to-root
+$(FORWARD_GOALS): forward-to-root ; @:
+forward-to-root:
+	@$(MAKE) -C $(ROOT) $(MAKECMDGOALS)
+else
 
 ifeq ($(origin CC),default)
 CC := gcc
 endif
-CLANG   ?= clang
-CFLAGS  ?= -O2 -g
-PREFIX  ?= /usr/local
-DESTDIR ?=
-AR      ?= ar
+CLANG    ?= clang
+CFLAGS   ?= -O2 -g
+CPPFLAGS ?=
+LDFLAGS  ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+AR       ?= ar
+WERROR   ?= -Werror
 
 # The version lives in include/arenapool/version.h alone; the file names of
 # the shared library and arenapool.pc take it from there.
@@ -33,8 +57,13 @@ ifneq ($(words $(VERSION_MAJOR) $(VERSION_MINOR) $(VERSION_PATCH)),3)
 $(error cannot read ARENAPOOL_VERSION_MAJOR/MINOR/PATCH from $(VERSION_H))
 endif
 SOVERSION     := $(VERSION_MAJOR)
-WARN          := -std=c11 -Wall -Wextra -Werror
-BASE_CPPFLAGS := -Iarena -Ipool -Imp -D_DEFAULT_SOURCE
+
+# WARN: the project's own builds.  LIB_WARN: the release library, where
+# -Werror stays only while CFLAGS is ours (see the top of this file).
+WARN          := -std=c11 -Wall -Wextra $(WERROR)
+USER_CFLAGS   := $(filter command line environment environment override,$(origin CFLAGS))
+LIB_WARN      := -std=c11 -Wall -Wextra $(if $(USER_CFLAGS),,$(WERROR))
+BASE_CPPFLAGS := -Iarena -Ipool -Imp -D_DEFAULT_SOURCE $(CPPFLAGS)
 LDLIBS_LIB    := -lpthread
 
 # Library sources: everything in arena/, pool/ and mp/ except the malloc override,
@@ -46,15 +75,44 @@ PUBLIC_HDR   := arena/arena.h pool/pool.h mp/mp.h
 TEST_SRC     := $(wildcard tests/test_*.c)
 TEST_HDR     := $(wildcard tests/*.h)
 
+# ---- build modes ----
+# Each mode has a folder of its own (build/, build/debug/, build/asan/, ...),
+# so modes never clobber each other.  One template per kind of rule; a mode
+# is one line: $(eval $(call lib_mode,DIR,COMPILER,FLAGS[,ORDER-ONLY])).
+
 # Per-mode object lists: $(call objs,DIR)
 objs = $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRC))
+
+# obj_rule DIR,COMPILER,FLAGS[,ORDER-ONLY]: DIR/x/y.o from x/y.c.
+define obj_rule
+$(1)/%.o: %.c $$(LIB_HDR) $(if $(4),| $(4))
+	@mkdir -p $$(dir $$@)
+	$(2) $$(BASE_CPPFLAGS) $(3) -c $$< -o $$@
+endef
+
+# lib_mode DIR,COMPILER,FLAGS[,ORDER-ONLY]: DIR/libarenapool.a from DIR/obj/.
+define lib_mode
+$(call obj_rule,$(1)/obj,$(2),$(3),$(4))
+$(1)/libarenapool.a: $$(call objs,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+endef
+
+# suite_mode DIR,COMPILER,FLAGS: DIR/tests/run, one Criterion binary from every
+# tests/test_*.c against DIR's library.
+define suite_mode
+$(1)/tests/run: $$(TEST_SRC) $$(TEST_HDR) $(1)/libarenapool.a | test-deps
+	@mkdir -p $$(dir $$@)
+	$(2) $$(BASE_CPPFLAGS) -Itests $(3) $$(TEST_SRC) $(1)/libarenapool.a \
+	    $$(LDFLAGS) -lcriterion -lpthread -o $$@
+endef
 
 REL_DIR   := build
 DBG_DIR   := build/debug
 ASAN_DIR  := build/asan
 
-REL_CFLAGS  := $(WARN) $(CFLAGS)
-PIC_CFLAGS  := $(WARN) $(CFLAGS) -fPIC
+REL_CFLAGS  := $(LIB_WARN) $(CFLAGS)
+PIC_CFLAGS  := $(LIB_WARN) $(CFLAGS) -fPIC
 DBG_CFLAGS  := $(WARN) -O1 -g -DARENAPOOL_DEBUG=1
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS := $(WARN) -O1 -g $(ASAN_FLAGS)
@@ -64,64 +122,32 @@ CLEAN_EXTRA  :=
 
 .PHONY: build/arenapool.pc build/cmake/arenapool-config.cmake build/cmake/arenapool-config-version.cmake \
         all headers debug asan test test-release test-debug test-asan test-deps example \
-        install uninstall clean
+        install uninstall clean help
 
 all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so headers
 
 -include $(sort $(wildcard mk/*.mk))
 
 # ---- release ----
-$(REL_DIR)/obj/%.o: %.c $(LIB_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(REL_CFLAGS) -c $< -o $@
-
-$(REL_DIR)/pic/%.o: %.c $(LIB_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(PIC_CFLAGS) -c $< -o $@
-
-$(REL_DIR)/libarenapool.a: $(call objs,$(REL_DIR))
-	@mkdir -p $(dir $@)
-	rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_mode,$(REL_DIR),$(CC),$(REL_CFLAGS)))
+$(eval $(call obj_rule,$(REL_DIR)/pic,$(CC),$(PIC_CFLAGS)))
 
 $(REL_DIR)/libarenapool.so: $(patsubst %.c,$(REL_DIR)/pic/%.o,$(LIB_SRC))
-	$(CC) -shared -Wl,-soname,libarenapool.so.$(SOVERSION) -o $@ $^ $(LDLIBS_LIB)
+	$(CC) -shared -Wl,-soname,libarenapool.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
 # ---- debug ----
 debug: $(DBG_DIR)/libarenapool.a
-
-$(DBG_DIR)/obj/%.o: %.c $(LIB_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(DBG_CFLAGS) -c $< -o $@
-
-$(DBG_DIR)/libarenapool.a: $(call objs,$(DBG_DIR))
-	rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_mode,$(DBG_DIR),$(CC),$(DBG_CFLAGS)))
 
 # ---- asan (clang) ----
 asan: $(ASAN_DIR)/libarenapool.a test-asan
-
-$(ASAN_DIR)/obj/%.o: %.c $(LIB_HDR)
-	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
-
-$(ASAN_DIR)/libarenapool.a: $(call objs,$(ASAN_DIR))
-	rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_mode,$(ASAN_DIR),$(CLANG),$(ASAN_CFLAGS)))
 
 # ---- tests (Criterion) ----
-# One Criterion binary per mode, built from every tests/test_*.c.
-$(REL_DIR)/tests/run: $(TEST_SRC) $(TEST_HDR) $(REL_DIR)/libarenapool.a | test-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) -Itests $(REL_CFLAGS) $(TEST_SRC) $(REL_DIR)/libarenapool.a \
-	    -lcriterion -lpthread -o $@
-
-$(DBG_DIR)/tests/run: $(TEST_SRC) $(TEST_HDR) $(DBG_DIR)/libarenapool.a | test-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) -Itests $(DBG_CFLAGS) $(TEST_SRC) $(DBG_DIR)/libarenapool.a \
-	    -lcriterion -lpthread -o $@
-
-$(ASAN_DIR)/tests/run: $(TEST_SRC) $(TEST_HDR) $(ASAN_DIR)/libarenapool.a | test-deps
-	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CPPFLAGS) -Itests $(ASAN_CFLAGS) $(TEST_SRC) $(ASAN_DIR)/libarenapool.a \
-	    -lcriterion -lpthread -o $@
+# The release suite is the project's own build: -Werror whatever CFLAGS says.
+$(eval $(call suite_mode,$(REL_DIR),$(CC),$(WARN) $(CFLAGS)))
+$(eval $(call suite_mode,$(DBG_DIR),$(CC),$(DBG_CFLAGS)))
+$(eval $(call suite_mode,$(ASAN_DIR),$(CLANG),$(ASAN_CFLAGS)))
 
 # Criterion forks a process per test; -j2 matches the CI machine.
 CRITERION_ARGS ?= --jobs=2
@@ -152,10 +178,21 @@ EXAMPLE_CFLAGS := $(WARN) $(CFLAGS)
 
 build/examples/%: examples/%.c $(REL_DIR)/libarenapool.a $(PUBLIC_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(EXAMPLE_CFLAGS) $< $(REL_DIR)/libarenapool.a -lpthread -lm -o $@
+	$(CC) $(BASE_CPPFLAGS) $(EXAMPLE_CFLAGS) $< $(REL_DIR)/libarenapool.a $(LDFLAGS) -lpthread -lm -o $@
 
 example: build/examples/frame_loop
 	build/examples/frame_loop
+
+# ---- help ----
+# The usage lines at the top of this file and of each mk/*.mk, so the list
+# stays where each target is defined.
+help:
+	@for f in Makefile $(sort $(wildcard mk/*.mk)); do \
+	  echo "$$f:"; \
+	  awk '!/^#/ { exit } /^#   / { sub(/^#/, ""); print }' $$f; \
+	done
+	@echo "Variables (make VAR=value): CC CLANG CXX AR CFLAGS CPPFLAGS LDFLAGS PREFIX DESTDIR LIBDIR"
+	@echo "INCLUDEDIR WERROR; what each one reaches is described at the top of the Makefile."
 
 # ---- headers in their installed form ----
 # build/include/arenapool/ holds the public headers as `make install` lays
@@ -239,3 +276,5 @@ clean:
 # After every mk/*.mk: they add headers to PUBLIC_HDR.
 $(foreach h,$(INST_HDR),$(eval $(call stage_header,$(h))))
 headers: $(addprefix $(STAGE_INC)/,$(notdir $(INST_HDR)))
+
+endif # run from the source tree

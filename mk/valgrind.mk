@@ -41,12 +41,7 @@ VG_RUN := $(VALGRIND) --tool=memcheck --error-exitcode=1 --leak-check=full \
           --errors-for-leak-kinds=definite --show-leak-kinds=definite \
           --trace-children=yes --suppressions=$(VG_SUPP) -q
 
-$(VG_DIR)/obj/%.o: %.c $(LIB_HDR) | valgrind-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(VG_CFLAGS) -c $< -o $@
-
-$(VG_DIR)/libarenapool.a: $(call objs,$(VG_DIR))
-	rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_mode,$(VG_DIR),$(CC),$(VG_CFLAGS),valgrind-deps))
 
 $(VG_DIR)/tests/driver: $(VG_TEST_SRC) $(VG_TEST_HDR) $(VG_DIR)/libarenapool.a
 	@mkdir -p $(dir $@)
@@ -76,12 +71,7 @@ test-valgrind: valgrind-deps
 TEST_TARGETS += test-valgrind
 
 # ---- soak ----
-$(SOAK_DIR)/libarenapool.a: $(call objs,$(SOAK_DIR))
-	rm -f $@ && $(AR) rcs $@ $^
-
-$(SOAK_DIR)/obj/%.o: %.c $(LIB_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(SOAK_CFLAGS) -c $< -o $@
+$(eval $(call lib_mode,$(SOAK_DIR),$(CC),$(SOAK_CFLAGS)))
 
 $(SOAK_DIR)/soak: tests/soak/soak.c $(SOAK_DIR)/libarenapool.a $(PUBLIC_HDR)
 	@mkdir -p $(dir $@)
