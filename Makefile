@@ -7,6 +7,7 @@
 #   make test         every suite: release, debug, asan (+ what mk/*.mk adds), ~5 min
 #   make example      run examples/frame_loop.c
 #   make bench        the benchmarks (see bench/)
+#   make docs         docs/api.md from the public headers' doc comments (make test checks it)
 #   make install      PREFIX=/usr/local DESTDIR= (also LIBDIR, INCLUDEDIR); make uninstall
 #   make clean        remove build/
 #
@@ -122,7 +123,7 @@ CLEAN_EXTRA  :=
 
 .PHONY: build/arenapool.pc build/cmake/arenapool-config.cmake build/cmake/arenapool-config-version.cmake \
         all headers debug asan test test-release test-debug test-asan test-deps example \
-        install uninstall clean help
+        install uninstall clean help docs test-docs
 
 all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so headers
 
@@ -166,7 +167,7 @@ test-asan: $(ASAN_DIR)/tests/run
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    $(ASAN_DIR)/tests/run $(CRITERION_ARGS)
 
-test: test-release test-debug test-asan $(TEST_TARGETS)
+test: test-docs test-release test-debug test-asan $(TEST_TARGETS)
 	@echo "== make test: all suites passed"
 
 # Installs Criterion and clang when missing (root or sudo), else says how.
@@ -182,6 +183,23 @@ build/examples/%: examples/%.c $(REL_DIR)/libarenapool.a $(PUBLIC_HDR)
 
 example: build/examples/frame_loop
 	build/examples/frame_loop
+
+# ---- API reference ----
+# docs/api.md is generated from the public headers' doc comments and
+# committed, so it reads on any Git host; make test fails when it lags.
+DOC_HDR := arena/arena.h pool/pool.h mp/mp.h $(VERSION_H)
+
+docs: docs/api.md
+
+docs/api.md: docs/gen-api.sh $(DOC_HDR)
+	sh docs/gen-api.sh $(DOC_HDR) > $@.tmp && mv $@.tmp $@
+
+test-docs:
+	@echo "== tests: docs/api.md matches the headers"
+	@mkdir -p build
+	@sh docs/gen-api.sh $(DOC_HDR) > build/api.md
+	@cmp -s build/api.md docs/api.md || { diff -u docs/api.md build/api.md | head -40; \
+	  echo "docs/api.md is stale: run make docs and commit it" >&2; exit 1; }
 
 # ---- help ----
 # The usage lines at the top of this file and of each mk/*.mk, so the list

@@ -3,7 +3,7 @@
  *
  * The Makefile reads the three numbers below for the shared library's file
  * name, arenapool.pc and the CMake package's version file, so a release
- * changes this file only.  Installed as <arenapool/version.h>.
+ * changes this file only.  Installed as arenapool/version.h.
  */
 #ifndef ARENAPOOL_VERSION_H
 #define ARENAPOOL_VERSION_H
