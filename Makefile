@@ -159,20 +159,26 @@ test-release: $(REL_DIR)/tests/run
 
 test-debug: $(DBG_DIR)/tests/run
 	@echo "== tests: debug (ARENAPOOL_DEBUG=1)"
+	@echo "   Expected below: 'arenapool: ...' lines from the tests that make a misuse happen and"
+	@echo "   check that it aborts.  Only Criterion's synthesis line says whether the suite passed."
 	$(DBG_DIR)/tests/run $(CRITERION_ARGS)
 
 # detect_leaks=0: Criterion's own runner keeps allocations alive at exit.
 test-asan: $(ASAN_DIR)/tests/run
 	@echo "== tests: asan+ubsan (clang)"
+	@echo "   Expected below: AddressSanitizer reports (==ERROR: AddressSanitizer ... ABORTING)"
+	@echo "   from the tests that use memory after a rewind or a pool_free and must die of it"
+	@echo "   (tests/test_asan.c).  Only Criterion's synthesis line says whether the suite passed."
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    $(ASAN_DIR)/tests/run $(CRITERION_ARGS)
 
-test: test-docs test-release test-debug test-asan $(TEST_TARGETS)
+test: test-deps test-docs test-release test-debug test-asan $(TEST_TARGETS)
 	@echo "== make test: all suites passed"
 
-# Installs Criterion and clang when missing (root or sudo), else says how.
+# Installs what is missing (root or sudo), else says how.  For make test,
+# every package any of its suites uses, up front: one stop, one apt-get line.
 test-deps:
-	@sh .ci/deps.sh test
+	@sh .ci/deps.sh $(if $(filter test,$(MAKECMDGOALS)),suite,test)
 
 # ---- example ----
 EXAMPLE_CFLAGS := $(WARN) $(CFLAGS)

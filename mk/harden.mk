@@ -33,6 +33,8 @@ $(eval $(call suite_mode,$(HARD_DIR),$(CC),$(HARD_CFLAGS)))
 
 test-hardened: $(HARD_DIR)/tests/run
 	@echo "== tests: hardened (ARENAPOOL_HARDENED=1)"
+	@echo "   Expected below: 'arenapool: ...' lines from the tests that corrupt a free list or"
+	@echo "   free twice and check that it aborts.  Only Criterion's synthesis line says whether it passed."
 	$(HARD_DIR)/tests/run $(CRITERION_ARGS)
 
 TEST_TARGETS += test-hardened
