@@ -1,3 +1,9 @@
+#if !defined(__cplusplus) && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L)
+#error "arenapool needs C11"
+#endif
+#if defined(__SIZEOF_POINTER__) && __SIZEOF_POINTER__ != 8
+#error "arenapool's mp needs a 64-bit target: its page map covers 48-bit addresses"
+#endif
 /*
  * mp.h - the thread-caching memory pool: a general-purpose allocator.
  *
