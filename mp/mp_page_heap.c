@@ -161,7 +161,7 @@ uint64_t mp__now_ms(void)
 #define MP_BUCKETS 128
 #define MP_GROW_PAGES ((size_t)256)
 #define MP_REGION_ALIGN ((size_t)2 << 20)
-#define MP_RETAIN_BYTES ((size_t)64 << 20)
+#define MP_RETAIN_BYTES ((size_t)32 << 20)
 #define MP_VA_RESERVE ((size_t)32 << 20)
 #define MP_DECAY_MS 250u
 
@@ -289,10 +289,14 @@ static void take_free(mp_span_t *s)
 static bool unmap_span(mp_span_t *s)
 {
     size_t bytes = span_bytes(s);
-    if (arena__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
-        return false;
     uint8_t was = s->committed;
+    /* Out of the page map before the address space goes: once unmapped, the
+     * range may be mapped again at once by another thread's grow. */
     take_free(s);
+    if (arena__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0) {
+        add_free(s, s->page, s->npages, was, s->stamp);
+        return false;
+    }
     if (was != SPAN_DECOMMITTED)
         MP__SUB(&mp__stat_mapped, bytes);
     mp__span_delete(s);
@@ -643,18 +647,29 @@ int mp__page_move(mp_span_t *s, size_t n)
         return ENOMEM;
     }
     int err = mp__pagemap_reserve((uintptr_t)mem, bytes);
-    if (!err)
-        err = arena__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
     if (err) {
+        arena__os_unmap(mem, bytes);
+        mp__span_delete(r);
+        return err;
+    }
+    /* Out of the page map before the move: the moved-from range is unmapped
+     * by it, and another thread's grow may map it again at once and file its
+     * own spans there. */
+    pthread_mutex_lock(&heap_lock);
+    clear_bounds(s);
+    pthread_mutex_unlock(&heap_lock);
+    err = arena__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
+    if (err) {
+        pthread_mutex_lock(&heap_lock);
+        set_bounds(s);
+        pthread_mutex_unlock(&heap_lock);
         arena__os_unmap(mem, bytes);
         mp__span_delete(r);
         return err;
     }
     if (thp_on())
         (void)arena__os_hugepage(mem, bytes);
-    /* The old pages are gone (moved); their page-map bounds go with them. */
     pthread_mutex_lock(&heap_lock);
-    clear_bounds(s);
     s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
     s->npages = n;
     set_bounds(s);
