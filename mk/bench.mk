@@ -19,17 +19,16 @@ BENCH_CFLAGS   := $(WARN) $(CFLAGS)
 BENCH_HDR      := $(wildcard bench/*.h) $(wildcard bench/*.inc) $(PUBLIC_HDR)
 BENCH_MAIN     := bench/main.c bench/harness.c
 BENCH_LIB      := $(REL_DIR)/libarenapool.a
-BENCH_HAVE_MP  := $(if $(wildcard mp/mp.h),1,)
-BENCH_MP_FLAGS := $(if $(BENCH_HAVE_MP),-DHAVE_MP,)
+# bench/instr.c still tests HAVE_MP before counting the memory pool.
+BENCH_MP_FLAGS := -DHAVE_MP
 # mp's LD_PRELOAD library for the python rows (built by mk/mp.mk, included later).
-BENCH_MP_SO    := $(if $(BENCH_HAVE_MP),$(REL_DIR)/libarenapool_malloc.so,)
+BENCH_MP_SO    := $(REL_DIR)/libarenapool_malloc.so
 BENCH_RUNS     ?= $(if $(QUICK),3,7)
 BENCH_OUT      := $(if $(QUICK),$(BENCH_DIR)/quick,bench/results)
 # Filled in by the bench recipe from bench/peers.sh (a link test per peer).
 BENCH_PEERS    ?=
 BENCH_BINS     := $(BENCH_DIR)/bench-glibc $(BENCH_DIR)/report \
-                  $(addprefix $(BENCH_DIR)/bench-,$(BENCH_PEERS)) \
-                  $(if $(BENCH_HAVE_MP),$(BENCH_DIR)/bench-mp $(BENCH_MP_SO),)
+                  $(addprefix $(BENCH_DIR)/bench-,$(BENCH_PEERS)) $(BENCH_DIR)/bench-mp $(BENCH_MP_SO)
 
 TEST_TARGETS += bench-quick
 
@@ -90,4 +89,4 @@ $(BENCH_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(BENCH_LIB)
 
 bench-instr: $(BENCH_DIR)/instr
 	@sh .ci/deps.sh bench
-	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md $(if $(BENCH_HAVE_MP),mp,)
+	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md mp

@@ -6,7 +6,7 @@
 #   make bench-server     req/s and RSS, arena build vs -DUSE_MALLOC build, side by side
 #   make test-hooks       Lua 5.4, zlib, expat through examples/allocator.h
 #   make test-cxx         arenapool.hpp with std::vector/map/list (g++ -std=c++17)
-#   make test-install     install into a temp DESTDIR, pkg-config consumers, uninstall
+#   make test-install     install into a temp DESTDIR, pkg-config and CMake consumers, uninstall
 #
 # The real libraries come from Debian (.ci/deps.sh extra); a hook whose library
 # is missing is skipped with a message, not failed.
@@ -102,5 +102,5 @@ test-cxx:
 
 # ---- packaging ----
 test-install: all
-	@echo "== tests: make install / pkg-config consumer / make uninstall"
+	@echo "== tests: make install / pkg-config and CMake consumers / make uninstall"
 	sh tests/install/run.sh '$(MAKE)'

@@ -22,15 +22,10 @@ all: $(MP_SO)
 # Only the pool and the OS layer: the override needs nothing else, and a
 # preloaded library should pull as little as possible into every process.
 $(MP_SO): $(patsubst %.c,$(REL_DIR)/pic/%.o,$(MP_SO_SRC))
-	$(CC) -shared -Wl,-soname,libarenapool_malloc.so -o $@ $^ $(LDLIBS_LIB)
+	$(CC) -shared -Wl,-soname,libarenapool_malloc.so $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
 # ---- ThreadSanitizer (clang) ----
-$(TSAN_DIR)/obj/%.o: %.c $(LIB_HDR)
-	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CPPFLAGS) $(TSAN_CFLAGS) -c $< -o $@
-
-$(TSAN_DIR)/libarenapool.a: $(call objs,$(TSAN_DIR))
-	rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_mode,$(TSAN_DIR),$(CLANG),$(TSAN_CFLAGS)))
 
 $(TSAN_DIR)/tests/tsan_mp: tests/tsan_mp.c $(wildcard tests/mp_*.h) $(TSAN_DIR)/libarenapool.a | test-deps
 	@mkdir -p $(dir $@)

@@ -41,12 +41,7 @@ VG_RUN := $(VALGRIND) --tool=memcheck --error-exitcode=1 --leak-check=full \
           --errors-for-leak-kinds=definite --show-leak-kinds=definite \
           --trace-children=yes --suppressions=$(VG_SUPP) -q
 
-$(VG_DIR)/obj/%.o: %.c $(LIB_HDR) | valgrind-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(VG_CFLAGS) -c $< -o $@
-
-$(VG_DIR)/libarenapool.a: $(call objs,$(VG_DIR))
-	rm -f $@ && $(AR) rcs $@ $^
+$(eval $(call lib_mode,$(VG_DIR),$(CC),$(VG_CFLAGS),valgrind-deps))
 
 $(VG_DIR)/tests/driver: $(VG_TEST_SRC) $(VG_TEST_HDR) $(VG_DIR)/libarenapool.a
 	@mkdir -p $(dir $@)
@@ -57,7 +52,7 @@ $(VG_DIR)/uaf/%: tests/valgrind/%.c $(VG_DIR)/libarenapool.a $(PUBLIC_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CPPFLAGS) $(VG_CFLAGS) $< $(VG_DIR)/libarenapool.a -lpthread -o $@
 
-# valgrind and valgrind/memcheck.h come from .ci/deps.sh extra.
+# valgrind and valgrind/memcheck.h come from .ci/deps.sh (suite for make test, else extra).
 valgrind-deps:
 	@sh .ci/deps.sh extra
 	@command -v $(VALGRIND) >/dev/null && [ -e /usr/include/valgrind/memcheck.h ] || \
@@ -70,18 +65,29 @@ test-valgrind: valgrind-deps
 	@echo "== tests: valgrind (Memcheck, -DARENAPOOL_VALGRIND): use after rewind / reset / pool_free is reported"
 	sh tests/valgrind/run.sh $(VG_DIR)/uaf $(VG_UAF)
 	@echo "== tests: valgrind: the suite under Memcheck ($(words $(VG_SKIP)) tests left out, docs/testing.md)"
-	$(VG_RUN) $(VG_DIR)/tests/driver $(addprefix -x ,$(VG_SKIP)) > $(VG_DIR)/suite.log 2>&1; rc=$$?; \
-	  grep -v '^\[PASS\]' $(VG_DIR)/suite.log; exit $$rc
+	@n=$$($(VG_DIR)/tests/driver -l $(addprefix -x ,$(VG_SKIP)) | grep -vc '^\['); \
+	echo "   ~100 s; progress per suite, and any test that does not pass (log: $(VG_DIR)/suite.log)"; \
+	{ $(VG_RUN) $(VG_DIR)/tests/driver $(addprefix -x ,$(VG_SKIP)) 2>&1; echo "driver-exit $$?"; } | \
+	  tee $(VG_DIR)/suite.log | awk -v total=$$n "$$VG_PROGRESS"
+
+# The driver prints "[PASS] suite/test (N.NN s)" per test.  Progress: a line
+# when a suite ends and every ~15 s inside a long one, with the count so far;
+# any other line (a failure, a Memcheck report) is shown as it comes.  The
+# last line, "driver-exit N", carries the driver's status through the pipe.
+export VG_PROGRESS := \
+  function show(what) { printf "   [%3d/%d] %s, %.0f s\n", done, total, what, el; last = el; fflush() }; \
+  /^driver-exit / { if (suite != "") show(suite " done"); exit $$2 }; \
+  /^\[PASS\] / { s = $$2; sub(/\/.*/, "", s); \
+                 if (suite != "" && s != suite) show(suite " done"); \
+                 suite = s; done++; el += substr($$3, 2); \
+                 if (el - last >= 15) show(suite " ..."); next }; \
+  /^\[====\]/ { if (suite != "") show(suite " done"); suite = "" }; \
+  { print; fflush() }
 
 TEST_TARGETS += test-valgrind
 
 # ---- soak ----
-$(SOAK_DIR)/libarenapool.a: $(call objs,$(SOAK_DIR))
-	rm -f $@ && $(AR) rcs $@ $^
-
-$(SOAK_DIR)/obj/%.o: %.c $(LIB_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(SOAK_CFLAGS) -c $< -o $@
+$(eval $(call lib_mode,$(SOAK_DIR),$(CC),$(SOAK_CFLAGS)))
 
 $(SOAK_DIR)/soak: tests/soak/soak.c $(SOAK_DIR)/libarenapool.a $(PUBLIC_HDR)
 	@mkdir -p $(dir $@)

@@ -1,3 +1,9 @@
+#if !defined(__cplusplus) && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L)
+#error "arenapool needs C11"
+#endif
+#if defined(__SIZEOF_POINTER__) && __SIZEOF_POINTER__ != 8
+#error "arenapool's mp needs a 64-bit target: its page map covers 48-bit addresses"
+#endif
 /*
  * mp.h - the thread-caching memory pool: a general-purpose allocator.
  *
@@ -5,7 +11,7 @@
  * cache without locks or atomics; the cache trades batches with central free
  * lists, which carve spans of pages from a page heap over the OS layer.
  * Larger blocks are runs of pages from the same page heap; freed pages stay
- * resident for a while (at most 64 MiB, 250 ms idle), and free address space
+ * resident for a while (at most 32 MiB, 250 ms idle), and free address space
  * beyond a 32 MiB reserve is unmapped.  Every function is thread-safe; a
  * block may be freed by any thread.  The mp_* calls follow malloc's semantics
  * (errno, alignment, NULL handling); build/libarenapool_malloc.so offers them

@@ -61,6 +61,7 @@
 
 _Static_assert((MP_PAGE_SIZE & (MP_PAGE_SIZE - 1)) == 0, "page size is a power of two");
 _Static_assert(MP_MAX_SMALL % MP_PAGE_SIZE == 0, "largest class fills whole pages");
+_Static_assert(MP_PAGE_SHIFT >= 8 && (255u << MP_PAGE_SHIFT) <= UINT32_MAX, "a small span's page offsets fit the page-map word above the class");
 
 extern const uint32_t mp__class_size[MP_NUM_CLASSES] ARENA__HIDDEN;
 extern const uint8_t mp__class_pages[MP_NUM_CLASSES] ARENA__HIDDEN;
@@ -115,9 +116,9 @@ typedef struct mp_span {
 
 /* Page map: a two-level radix tree over 48-bit addresses.  A leaf covers
  * 2^18 pages (2 GiB); it holds each page's span and a 32-bit word: the size
- * class in the low byte (0 = not a small block) and the page's index within
- * its span above it, so free can tell an object's start from its interior
- * with the one load it already makes.  The root stores each leaf as an offset from an all-zero static
+ * class in the low byte (0 = not a small block) or'd with the page's byte
+ * offset in its span (a multiple of the page), so free can tell an object's
+ * start from its interior with the one load it already makes.  The root stores each leaf as an offset from an all-zero static
  * leaf, so the free fast path needs no NULL check: an unknown address reads
  * class 0 and falls to the slow path. */
 #define MP_LEAF_BITS 18
@@ -126,7 +127,7 @@ typedef struct mp_span {
 #define MP_ROOT_LEN ((size_t)1 << MP_ROOT_BITS)
 
 typedef struct mp_leaf {
-    uint32_t meta[MP_LEAF_LEN]; /* class | page index in span << 8 */
+    uint32_t meta[MP_LEAF_LEN]; /* class | byte offset of the page in its span */
     mp_span_t *span[MP_LEAF_LEN];
 } mp_leaf_t;
 
@@ -159,7 +160,7 @@ extern uint64_t mp__class_divc[MP_NUM_CLASSES] ARENA__HIDDEN;
  * object?  ~6 instructions, no branch. */
 MP__INLINE bool mp__off_bad(const void *p, uint32_t m)
 {
-    uint64_t off = ((uint64_t)(m & ~0xFFu) << (MP_PAGE_SHIFT - 8)) + ((uintptr_t)p & (MP_PAGE_SIZE - 1));
+    uint64_t off = (m & ~0xFFu) | ((uintptr_t)p & (MP_PAGE_SIZE - 1));
     uint64_t c = mp__class_divc[m & 0xFFu];
     return off * c >= c;
 }

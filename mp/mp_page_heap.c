@@ -60,12 +60,13 @@ static void pagemap_set(uintptr_t page, mp_span_t *s)
     MP__STORE(&leaf->span[page & (MP_LEAF_LEN - 1)], s);
 }
 
-/* Class and page index of each of a span's n pages (cls 0: not small). */
+/* Class and byte offset in the span of each of a span's n pages (cls 0: not
+ * small).  Small spans are at most 255 pages, so the offset fits above the class. */
 static void pagemap_set_class(uintptr_t page, size_t n, size_t cls)
 {
     for (size_t i = 0; i < n; i++) {
         mp_leaf_t *leaf = mp__leaf_of((page + i) << MP_PAGE_SHIFT);
-        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? (uint32_t)(cls | i << 8) : 0u);
+        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? (uint32_t)(cls | i << MP_PAGE_SHIFT) : 0u);
     }
 }
 
@@ -160,7 +161,7 @@ uint64_t mp__now_ms(void)
 #define MP_BUCKETS 128
 #define MP_GROW_PAGES ((size_t)256)
 #define MP_REGION_ALIGN ((size_t)2 << 20)
-#define MP_RETAIN_BYTES ((size_t)64 << 20)
+#define MP_RETAIN_BYTES ((size_t)32 << 20)
 #define MP_VA_RESERVE ((size_t)32 << 20)
 #define MP_DECAY_MS 250u
 
@@ -288,10 +289,14 @@ static void take_free(mp_span_t *s)
 static bool unmap_span(mp_span_t *s)
 {
     size_t bytes = span_bytes(s);
-    if (arena__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
-        return false;
     uint8_t was = s->committed;
+    /* Out of the page map before the address space goes: once unmapped, the
+     * range may be mapped again at once by another thread's grow. */
     take_free(s);
+    if (arena__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0) {
+        add_free(s, s->page, s->npages, was, s->stamp);
+        return false;
+    }
     if (was != SPAN_DECOMMITTED)
         MP__SUB(&mp__stat_mapped, bytes);
     mp__span_delete(s);
@@ -642,18 +647,29 @@ int mp__page_move(mp_span_t *s, size_t n)
         return ENOMEM;
     }
     int err = mp__pagemap_reserve((uintptr_t)mem, bytes);
-    if (!err)
-        err = arena__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
     if (err) {
+        arena__os_unmap(mem, bytes);
+        mp__span_delete(r);
+        return err;
+    }
+    /* Out of the page map before the move: the moved-from range is unmapped
+     * by it, and another thread's grow may map it again at once and file its
+     * own spans there. */
+    pthread_mutex_lock(&heap_lock);
+    clear_bounds(s);
+    pthread_mutex_unlock(&heap_lock);
+    err = arena__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
+    if (err) {
+        pthread_mutex_lock(&heap_lock);
+        set_bounds(s);
+        pthread_mutex_unlock(&heap_lock);
         arena__os_unmap(mem, bytes);
         mp__span_delete(r);
         return err;
     }
     if (thp_on())
         (void)arena__os_hugepage(mem, bytes);
-    /* The old pages are gone (moved); their page-map bounds go with them. */
     pthread_mutex_lock(&heap_lock);
-    clear_bounds(s);
     s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
     s->npages = n;
     set_bounds(s);
@@ -719,7 +735,7 @@ static void heap_check_locked(void)
             if (page < s->page || page >= s->page + s->npages)
                 check_fail("mp heap check: page-map entry outside its span", page, s);
             if (st == MP_SPAN_SMALL) {
-                if (cls != s->cls || (m >> 8) != page - s->page)
+                if (cls != s->cls || (m >> MP_PAGE_SHIFT) != page - s->page)
                     check_fail("mp heap check: page class or index differs from its span's", page, s);
             } else if (st == MP_SPAN_FREE || st == MP_SPAN_LARGE) {
                 if (cls != 0 || (page != s->page && page != s->page + s->npages - 1))

@@ -1,3 +1,6 @@
+#if !defined(__cplusplus) && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L)
+#error "arenapool needs C11"
+#endif
 /*
  * pool.h - fixed-size object pools over an arena.
  *

@@ -565,7 +565,7 @@ Test(mp, big_buffer_loop_reuses_a_few_mappings)
     }
 }
 
-/* Freed pages stay resident up to 64 MiB; free address space beyond a 32 MiB
+/* Freed pages stay resident up to 32 MiB; free address space beyond a 32 MiB
  * reserve is unmapped at once, so mapped falls back near what is in use. */
 Test(mp, freed_large_blocks_stay_resident_only_up_to_a_bound)
 {
@@ -581,9 +581,9 @@ Test(mp, freed_large_blocks_stay_resident_only_up_to_a_bound)
     for (int i = 0; i < N; i++)
         mp_free(p[i]);
     mp_stats(&st);
-    cr_assert_leq(st.cached, st0.cached + 64 * MiB + 2 * MiB, "cached %zu: at most 64 MiB stay resident",
+    cr_assert_leq(st.cached, st0.cached + 32 * MiB + 2 * MiB, "cached %zu: at most 32 MiB stay resident",
                   st.cached);
-    cr_assert_leq(st.mapped, st0.mapped + 64 * MiB + 34 * MiB, "mapped %zu, %zu before", st.mapped,
+    cr_assert_leq(st.mapped, st0.mapped + 32 * MiB + 2 * MiB, "mapped %zu, %zu before", st.mapped,
                   st0.mapped);
 }
 

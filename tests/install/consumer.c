@@ -1,7 +1,11 @@
 /* consumer.c - a program built only from what `make install` put in DESTDIR,
- * through `pkg-config --cflags --libs arenapool`. */
-#include <arena.h>
-#include <pool.h>
+ * through pkg-config (run.sh) or find_package(arenapool) (cmake/), with the
+ * headers in their installed form.  EXPECT_VERSION is the version the build
+ * system reported, which must be the headers' own. */
+#include <arenapool/arena.h>
+#include <arenapool/mp.h>
+#include <arenapool/pool.h>
+#include <arenapool/version.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +23,17 @@ int main(void)
     pool_destroy(p);
     ok = ok && arena_rewind(a, m) == 0;
     arena_destroy(a);
-    printf("consumer: %s\n", ok ? "ok" : "FAILED");
+
+    char *b = mp_alloc(100);
+    ok = ok && b && mp_usable_size(b) >= 100;
+    mp_free(b);
+
+#ifdef EXPECT_VERSION
+    if (strcmp(ARENAPOOL_VERSION, EXPECT_VERSION) != 0) {
+        printf("consumer: headers say %s, the build system %s\n", ARENAPOOL_VERSION, EXPECT_VERSION);
+        ok = 0;
+    }
+#endif
+    printf("consumer %s: %s\n", ARENAPOOL_VERSION, ok ? "ok" : "FAILED");
     return !ok;
 }

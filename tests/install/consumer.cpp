@@ -1,5 +1,5 @@
-// consumer.cpp - the installed C++ header, through pkg-config.
-#include <arenapool.hpp>
+// consumer.cpp - the installed C++ header, in its installed form, through pkg-config.
+#include <arenapool/arenapool.hpp>
 
 #include <cstdio>
 #include <vector>
