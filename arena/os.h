@@ -69,6 +69,12 @@ int arena__os_move(void *from, size_t size, void *to) ARENA__HIDDEN;
  * Page aligned, inside a read-write mapping. */
 int arena__os_hugepage(void *p, size_t size) ARENA__HIDDEN;
 
+/* Pre-fault [p, p+size) for writing in one call (MADV_POPULATE_WRITE), so
+ * pages a caller is about to write do not fault one by one.  A hint: the
+ * contents never change; 0 or errno (EINVAL on kernels before Linux 5.14, or
+ * for p == NULL / size == 0).  Page aligned, inside a read-write mapping. */
+int arena__os_populate(void *p, size_t size) ARENA__HIDDEN;
+
 /* Make [p, p+size) inaccessible (guard page); page aligned.  0 or errno. */
 int arena__os_protect_none(void *p, size_t size) ARENA__HIDDEN;
 

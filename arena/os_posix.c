@@ -26,6 +26,12 @@
 #define MAP_ANONYMOUS MAP_ANON
 #endif
 
+/* Linux >= 5.14; older headers lack it, older kernels answer EINVAL.  Only
+ * on Linux: another system may give advice 23 a different meaning. */
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
+
 static _Atomic size_t page_size_cache;
 
 size_t arena__os_page_size(void)
@@ -135,6 +141,17 @@ static int advise(void *p, size_t size, int advice)
 }
 
 int arena__os_decommit(void *p, size_t size) { return advise(p, size, MADV_DONTNEED); }
+
+int arena__os_populate(void *p, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    return advise(p, size, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)size;
+    return EINVAL;
+#endif
+}
 
 int arena__os_move(void *from, size_t size, void *to)
 {

@@ -103,8 +103,16 @@ void *mp_calloc(size_t n, size_t size)
     if (total > MP_MAX_SMALL) {
         bool zeroed;
         void *p = mp__large_alloc(total, 0, &zeroed);
-        if (p && !zeroed)
-            memset(p, 0, total);
+        if (p && !zeroed) {
+            /* Why drop the pages rather than clear them above 1 MiB: a block
+             * reused from freed pages would be written whole, and a program
+             * that touches a little of a big calloc'd buffer (a sparse table,
+             * a read buffer) would pay for every page; dropped pages read as
+             * zero and become resident only where written. */
+            mp_span_t *s = mp__large_at(p);
+            if (total < ((size_t)1 << 20) || arena__os_decommit(p, s->npages << MP_PAGE_SHIFT) != 0)
+                memset(p, 0, total);
+        }
         return p;
     }
     void *p = mp__alloc_inline(total);

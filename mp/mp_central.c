@@ -103,12 +103,14 @@ static size_t span_objects(const mp_span_t *s)
 }
 
 /* A new span for class cls, every object free.  Its pages are not touched
- * here: a page becomes resident only when the program writes an object on it. */
+ * here: they become resident as its objects are handed out (span_take). */
 static mp_span_t *span_new(central_t *c, size_t cls)
 {
-    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls);
+    bool unbacked;
+    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls, &unbacked);
     if (!s)
         return NULL;
+    s->backed = unbacked ? 0 : (uint32_t)(s->npages << MP_PAGE_SHIFT);
     c->nspans++;
     size_t n = span_objects(s);
     memset(s->avail, 0, sizeof s->avail);
@@ -123,8 +125,47 @@ static mp_span_t *span_new(central_t *c, size_t cls)
     return s;
 }
 
+/* Pages to pre-fault once the class lock is released: objects just handed
+ * out of their spans, on pages not yet resident. */
+typedef struct fault_plan {
+    uintptr_t lo[4], hi[4];
+    size_t n;
+} fault_plan_t;
+
+/* Why pre-fault, and only this: objects handed out of a span go to a thread
+ * cache that hands them to the program next, which writes them; one
+ * MADV_POPULATE_WRITE for the pages they cover costs far less than a fault
+ * per page (a fault is the whole cost of an allocation burst on a
+ * paravirtualised guest).  Only objects of at most a page, whose whole
+ * memory the program is expected to write (a 100 KB block may be touched in
+ * its first page only), and only pages under objects handed out, never the
+ * rest of the span. */
+static void plan_faults(mp_span_t *s, uintptr_t end_off, fault_plan_t *plan)
+{
+    size_t ps = arena__os_page_size();
+    if (mp__class_size[s->cls] > MP_PAGE_SIZE || end_off <= s->backed || plan->n == 4)
+        return;
+    uintptr_t lo = s->backed & ~(uintptr_t)(ps - 1), hi = (end_off + ps - 1) & ~(uintptr_t)(ps - 1);
+    if (hi - lo < ps)
+        return;
+    uintptr_t base = s->page << MP_PAGE_SHIFT;
+    plan->lo[plan->n] = base + lo;
+    plan->hi[plan->n] = base + hi;
+    plan->n++;
+    s->backed = (uint32_t)hi;
+}
+
+static int populate_ok = 1; /* 0 once the kernel refuses (before Linux 5.14) */
+
+static void run_faults(const fault_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->n && MP__LOAD(&populate_ok); i++)
+        if (arena__os_populate((void *)plan->lo[i], plan->hi[i] - plan->lo[i]) == EINVAL)
+            MP__STORE(&populate_ok, 0);
+}
+
 /* Hand out up to n free objects of span s into out[], lowest address first. */
-static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n)
+static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n, fault_plan_t *plan)
 {
     uintptr_t base = s->page << MP_PAGE_SHIFT;
     size_t size = mp__class_size[s->cls], k = 0;
@@ -140,6 +181,8 @@ static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n)
     s->nfree -= (uint32_t)k;
     s->used += (uint32_t)k;
     c->span_free -= k;
+    if (k)
+        plan_faults(s, (uintptr_t)out[k - 1] + size - base, plan);
     if (s->nfree == 0)
         span_list_remove(c, s);
     return k;
@@ -206,11 +249,12 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
         memcpy(out, c->stack + c->nstack, k * sizeof *out);
     }
     size_t from_spans = k;
+    fault_plan_t plan = {.n = 0};
     while (k < n) {
         mp_span_t *s = c->spans;
         if (!s && !(s = span_new(c, cls)))
             break;
-        k += span_take(c, s, out + k, n - k);
+        k += span_take(c, s, out + k, n - k, &plan);
     }
     /* Why reversed: the caller pops from the end, so objects then go out
      * lowest address first, a forward stream for the prefetcher; and a
@@ -224,6 +268,8 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
     }
     c->out += k;
     UNLOCK(cls);
+    if (plan.n && MP__LOAD(&populate_ok))
+        run_faults(&plan); /* outside the lock: the objects are the caller's now */
     return k;
 }
 

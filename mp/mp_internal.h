@@ -107,6 +107,7 @@ typedef struct mp_span {
     uint8_t committed;           /* free: 1 touched (resident), 2 fresh (never
                                   * handed out), 0 decommitted (madvised away)  */
     uint8_t listed;              /* small: on its central's list                */
+    uint32_t backed;             /* small: bytes from the start known resident  */
     uint64_t stamp;              /* free: when it became idle (ms)              */
     /* small: bit i set = object i is free in the span (never carved, or given
      * back); objects are never linked through their own memory, so handing
@@ -180,8 +181,9 @@ MP__INLINE mp_span_t *mp__span_at(const void *p)
 /* ---- Page heap (mp_page_heap.c) ---- */
 
 /* A small span of npages pages for class cls: state MP_SPAN_SMALL, every page
- * mapped to it with class cls.  NULL when the OS refuses. */
-mp_span_t *mp__page_alloc(size_t npages, size_t cls) ARENA__HIDDEN;
+ * mapped to it with class cls; *unbacked: its pages were not resident.  NULL
+ * when the OS refuses. */
+mp_span_t *mp__page_alloc(size_t npages, size_t cls, bool *unbacked) ARENA__HIDDEN;
 /* A large block's span of npages pages, its first page a multiple of `align`
  * pages (a power of two): state MP_SPAN_LARGE, first and last page mapped.
  * *zeroed: its pages read as zero.  NULL when the OS refuses. */

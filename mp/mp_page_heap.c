@@ -526,15 +526,16 @@ static mp_span_t *take_pages(size_t n, size_t align, mp_span_t **sp, uint8_t *wa
     return s;
 }
 
-mp_span_t *mp__page_alloc(size_t n, size_t cls)
+mp_span_t *mp__page_alloc(size_t n, size_t cls, bool *unbacked)
 {
     mp_span_t *sp[SPARES];
     if (!spares_get(sp))
         return NULL;
     pthread_mutex_lock(&heap_lock);
     maybe_release();
-    uint8_t was;
+    uint8_t was = SPAN_TOUCHED;
     mp_span_t *s = take_pages(n, 1, sp, &was);
+    *unbacked = was != SPAN_TOUCHED;
     if (s) {
         s->cls = (uint8_t)cls;
         MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
