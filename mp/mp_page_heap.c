@@ -526,47 +526,44 @@ static mp_span_t *take_pages(size_t n, size_t align, mp_span_t **sp, uint8_t *wa
     return s;
 }
 
-mp_span_t *mp__page_alloc(size_t n, size_t cls, bool *unbacked)
+/* A span of n pages aligned to `align` pages, in the page map as a small span
+ * of class cls (cls > 0: every page) or a large block (cls 0: its bounds).
+ * *unbacked: its pages were not resident (and read as zero). */
+static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
 {
     mp_span_t *sp[SPARES];
-    if (!spares_get(sp))
-        return NULL;
-    pthread_mutex_lock(&heap_lock);
-    maybe_release();
-    uint8_t was = SPAN_TOUCHED;
-    mp_span_t *s = take_pages(n, 1, sp, &was);
-    *unbacked = was != SPAN_TOUCHED;
-    if (s) {
-        s->cls = (uint8_t)cls;
-        MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
-        for (size_t i = 0; i < n; i++)
-            pagemap_set(s->page + i, s);
-        pagemap_set_class(s->page, n, cls);
-    }
-    HEAP_CHECK();
-    pthread_mutex_unlock(&heap_lock);
-    spares_put(sp);
-    return s;
-}
-
-mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
-{
-    mp_span_t *sp[SPARES];
+    *unbacked = false;
     if (!spares_get(sp))
         return NULL;
     pthread_mutex_lock(&heap_lock);
     maybe_release();
     uint8_t was = SPAN_TOUCHED;
     mp_span_t *s = take_pages(n, align, sp, &was);
-    if (s) {
+    if (s && cls) {
+        s->cls = (uint8_t)cls;
+        MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
+        for (size_t i = 0; i < n; i++)
+            pagemap_set(s->page + i, s);
+        pagemap_set_class(s->page, n, cls);
+    } else if (s) {
         MP__STORE(&s->state, (uint8_t)MP_SPAN_LARGE);
         set_bounds(s);
     }
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
     spares_put(sp);
-    *zeroed = was != SPAN_TOUCHED;
+    *unbacked = was != SPAN_TOUCHED;
     return s;
+}
+
+mp_span_t *mp__page_alloc(size_t n, size_t cls, bool *unbacked)
+{
+    return alloc_span(n, 1, cls, unbacked);
+}
+
+mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
+{
+    return alloc_span(n, align, 0, zeroed);
 }
 
 void mp__page_free(mp_span_t *s)
