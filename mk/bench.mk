@@ -7,6 +7,7 @@
 #                        build/bench/quick/ so the committed ones are never overwritten
 #   make bench-instr     callgrind instructions per operation of the fast paths
 #   make bench-quick     = make bench QUICK=1; part of make test
+#   make bench-checks    mp with and without its misuse checks (bench/results/checks.md)
 #
 # Peers come from Debian packages: .ci/deps.sh installs the missing ones when
 # run as root (or with sudo); otherwise they are skipped, and the run says so.
@@ -90,3 +91,21 @@ $(BENCH_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(BENCH_LIB)
 bench-instr: $(BENCH_DIR)/instr
 	@sh .ci/deps.sh bench
 	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md mp
+
+# ---- what the memory pool's misuse checks cost ----
+# The library once more with -DMP_FAST_CHECKS=0 (never installed), and the
+# mp benchmark and instruction counter on it, side by side with the default.
+NOCHK_DIR := $(BENCH_DIR)/nochk
+$(eval $(call lib_mode,$(NOCHK_DIR),$(CC),$(REL_CFLAGS) -DMP_FAST_CHECKS=0))
+
+$(NOCHK_DIR)/bench-mp: $(BENCH_MAIN) bench/bench_mp.c $(BENCH_HDR) $(NOCHK_DIR)/libarenapool.a
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DMP_FAST_CHECKS=0 -DBENCH_WITH_MP $(filter %.c,$^) \
+	    $(NOCHK_DIR)/libarenapool.a -pthread -o $@
+
+$(NOCHK_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(NOCHK_DIR)/libarenapool.a
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DMP_FAST_CHECKS=0 $(BENCH_MP_FLAGS) bench/instr.c \
+	    $(NOCHK_DIR)/libarenapool.a -pthread -o $@
+
+.PHONY: bench-checks
+bench-checks: $(BENCH_DIR)/bench-mp $(BENCH_DIR)/instr $(NOCHK_DIR)/bench-mp $(NOCHK_DIR)/instr
+	@sh bench/checks.sh $(BENCH_DIR) $(NOCHK_DIR) bench/results/checks.md

@@ -374,12 +374,12 @@ MP__INLINE void mp__free_class(void *p, size_t cls)
 {
     mp_bin_t *b = &mp__tc->bins[cls];
     uint32_t n = b->count;
-    uintptr_t *w = p;
     if (MP__UNLIKELY(n >= b->max)) {
         mp__free_slow(p, cls);
         return;
     }
 #if MP_FAST_CHECKS
+    uintptr_t *w = p;
     if (MP__UNLIKELY(w[1] == mp__free_key)) {
         mp__misuse("double free", p);
         return;
