@@ -11,7 +11,7 @@
 # All three are part of `make test` through TEST_TARGETS.
 
 MP_SO        := $(REL_DIR)/libarenapool_malloc.so
-MP_SO_SRC    := $(wildcard mp/mp_*.c) arena/os_posix.c
+MP_SO_SRC    := $(wildcard mp/mp_*.c) $(wildcard os/*.c)
 TSAN_DIR     := build/tsan
 TSAN_CFLAGS  := $(WARN) -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 

@@ -155,7 +155,7 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
     size_t i = 0, size = mp__class_size[c - centrals];
     while (i < n) {
         mp_span_t *s = mp__span_at(objs[i]);
-        if (MP__UNLIKELY(!s || s->state != MP_SPAN_SMALL || (size_t)s->cls != (size_t)(c - centrals))) {
+        if (AP__UNLIKELY(!s || s->state != MP_SPAN_SMALL || (size_t)s->cls != (size_t)(c - centrals))) {
             /* Why a check here too: a pointer this span does not hold would
              * otherwise stop the run loop from advancing.  The free path
              * catches such pointers first; this is the last line. */
@@ -168,7 +168,7 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
         for (; i < n && (uintptr_t)objs[i] - lo < len; i++) {
             uintptr_t off = (uintptr_t)objs[i] - lo;
             uint64_t idx = (off * c->magic) >> MAGIC_SHIFT, bit = (uint64_t)1 << (idx % 64);
-            if (MP__UNLIKELY(idx * size != off || idx >= span_objects(s) || (s->avail[idx / 64] & bit))) {
+            if (AP__UNLIKELY(idx * size != off || idx >= span_objects(s) || (s->avail[idx / 64] & bit))) {
                 mp__misuse(idx * size != off || idx >= span_objects(s) ? "free of a pointer inside a block"
                                                                        : "double free",
                            objs[i]);

@@ -16,30 +16,15 @@
 #define ARENAPOOL_MP_INTERNAL_H
 
 #include "mp.h"
-#include "os.h"
+#include "ap_os.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef ARENAPOOL_DEBUG
-#define ARENAPOOL_DEBUG 0
-#endif
-
-#if defined(__GNUC__)
-#define MP__LIKELY(x) __builtin_expect(!!(x), 1)
-#define MP__UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define MP__NOINLINE __attribute__((noinline))
-#define MP__COLD __attribute__((cold))
-#define MP__INLINE static inline __attribute__((always_inline))
-#else
-#define MP__LIKELY(x) (x)
-#define MP__UNLIKELY(x) (x)
-#define MP__NOINLINE
-#define MP__COLD
-#define MP__INLINE static inline
-#endif
+/* Fast paths: inlined whatever the optimiser's estimate says. */
+#define MP__INLINE static inline AP__ALWAYS_INLINE
 
 /* Relaxed atomics on plain fields: a plain mov on x86-64, but stats readers
  * on other threads are then not data races (ThreadSanitizer agrees). */
@@ -63,13 +48,13 @@ _Static_assert((MP_PAGE_SIZE & (MP_PAGE_SIZE - 1)) == 0, "page size is a power o
 _Static_assert(MP_MAX_SMALL % MP_PAGE_SIZE == 0, "largest class fills whole pages");
 _Static_assert(MP_PAGE_SHIFT >= 8 && (255u << MP_PAGE_SHIFT) <= UINT32_MAX, "a small span's page offsets fit the page-map word above the class");
 
-extern const uint32_t mp__class_size[MP_NUM_CLASSES] ARENA__HIDDEN;
-extern const uint8_t mp__class_pages[MP_NUM_CLASSES] ARENA__HIDDEN;
-extern const uint8_t mp__class_batch[MP_NUM_CLASSES] ARENA__HIDDEN;
-extern const uint16_t mp__class_limit[MP_NUM_CLASSES] ARENA__HIDDEN;
-extern const uint16_t mp__class_slots[MP_NUM_CLASSES] ARENA__HIDDEN;
-extern const uint8_t mp__class_index[MP_SMALL_INDEXED / 16 + 1] ARENA__HIDDEN;
-extern const uint16_t mp__class_binoff[MP_SMALL_INDEXED / 16 + 1] ARENA__HIDDEN;
+extern const uint32_t mp__class_size[MP_NUM_CLASSES] AP__HIDDEN;
+extern const uint8_t mp__class_pages[MP_NUM_CLASSES] AP__HIDDEN;
+extern const uint8_t mp__class_batch[MP_NUM_CLASSES] AP__HIDDEN;
+extern const uint16_t mp__class_limit[MP_NUM_CLASSES] AP__HIDDEN;
+extern const uint16_t mp__class_slots[MP_NUM_CLASSES] AP__HIDDEN;
+extern const uint8_t mp__class_index[MP_SMALL_INDEXED / 16 + 1] AP__HIDDEN;
+extern const uint16_t mp__class_binoff[MP_SMALL_INDEXED / 16 + 1] AP__HIDDEN;
 
 /* Class of a request in (128, MP_MAX_SMALL]: eight classes per doubling,
  * so the rounding wastes at most 1/8.  ~6 instructions, no branch. */
@@ -83,7 +68,7 @@ MP__INLINE size_t mp__class_of_mid(size_t size)
 /* Class for any size <= MP_MAX_SMALL (0 maps to the 16-byte class). */
 MP__INLINE size_t mp__class_of(size_t size)
 {
-    if (MP__LIKELY(size <= MP_SMALL_INDEXED))
+    if (AP__LIKELY(size <= MP_SMALL_INDEXED))
         return mp__class_index[(size + 15) >> 4];
     return mp__class_of_mid(size);
 }
@@ -131,8 +116,8 @@ typedef struct mp_leaf {
     mp_span_t *span[MP_LEAF_LEN];
 } mp_leaf_t;
 
-extern uintptr_t mp__root[MP_ROOT_LEN] ARENA__HIDDEN;
-extern mp_leaf_t mp__leaf_empty ARENA__HIDDEN;
+extern uintptr_t mp__root[MP_ROOT_LEN] AP__HIDDEN;
+extern mp_leaf_t mp__leaf_empty AP__HIDDEN;
 
 MP__INLINE mp_leaf_t *mp__leaf_of(uintptr_t addr)
 {
@@ -154,7 +139,7 @@ MP__INLINE size_t mp__class_at(const void *p)
 /* ceil(2^64 / class size) per class: x is a multiple of the size iff
  * x * c mod 2^64 < c, for x < 2^32 (Lemire's divisibility test: one
  * multiply, no division).  Filled by mp__misuse_init. */
-extern uint64_t mp__class_divc[MP_NUM_CLASSES] ARENA__HIDDEN;
+extern uint64_t mp__class_divc[MP_NUM_CLASSES] AP__HIDDEN;
 
 /* Is p, on a page of a small span with page-map word m, not the start of an
  * object?  ~6 instructions, no branch. */
@@ -181,64 +166,64 @@ MP__INLINE mp_span_t *mp__span_at(const void *p)
 
 /* A small span of npages pages for class cls: state MP_SPAN_SMALL, every page
  * mapped to it with class cls.  NULL when the OS refuses. */
-mp_span_t *mp__page_alloc(size_t npages, size_t cls) ARENA__HIDDEN;
+mp_span_t *mp__page_alloc(size_t npages, size_t cls) AP__HIDDEN;
 /* A large block's span of npages pages, its first page a multiple of `align`
  * pages (a power of two): state MP_SPAN_LARGE, first and last page mapped.
  * *zeroed: its pages read as zero.  NULL when the OS refuses. */
-mp_span_t *mp__page_alloc_large(size_t npages, size_t align, bool *zeroed) ARENA__HIDDEN;
+mp_span_t *mp__page_alloc_large(size_t npages, size_t align, bool *zeroed) AP__HIDDEN;
 /* Give a span to the heap: a small one with all objects back, or a large one. */
-void mp__page_free(mp_span_t *s) ARENA__HIDDEN;
+void mp__page_free(mp_span_t *s) AP__HIDDEN;
 /* Large span s: make it npages long in place, shrinking (the tail goes back
  * to the heap) or growing into a free neighbour.  false: s unchanged. */
-bool mp__page_resize(mp_span_t *s, size_t npages) ARENA__HIDDEN;
+bool mp__page_resize(mp_span_t *s, size_t npages) AP__HIDDEN;
 /* Large span s: move its pages (no copy, the OS's mremap) to a new place
  * npages long; the added pages read as zero.  0 or errno: s unchanged. */
-int mp__page_move(mp_span_t *s, size_t npages) ARENA__HIDDEN;
+int mp__page_move(mp_span_t *s, size_t npages) AP__HIDDEN;
 /* Give back every free page and its address space; bytes released. */
-size_t mp__page_trim(void) ARENA__HIDDEN;
+size_t mp__page_trim(void) AP__HIDDEN;
 /* Bytes in free spans: resident ones, and all (resident or not). */
-void mp__page_totals(size_t *free_resident, size_t *free_all) ARENA__HIDDEN;
+void mp__page_totals(size_t *free_resident, size_t *free_all) AP__HIDDEN;
 /* Make sure the page map has leaves for [addr, addr+len); 0 or ENOMEM. */
-int mp__pagemap_reserve(uintptr_t addr, size_t len) ARENA__HIDDEN;
+int mp__pagemap_reserve(uintptr_t addr, size_t len) AP__HIDDEN;
 /* Span records and small metadata (never returned to the OS). */
-mp_span_t *mp__span_new(void) ARENA__HIDDEN;
-void mp__span_delete(mp_span_t *s) ARENA__HIDDEN;
-void *mp__meta_alloc(size_t size) ARENA__HIDDEN;
-uint64_t mp__now_ms(void) ARENA__HIDDEN;
-extern uint64_t mp__clock_skew_ms ARENA__HIDDEN; /* tests: age idle memory */
-void mp__page_lock_all(void) ARENA__HIDDEN;
-void mp__page_unlock_all(void) ARENA__HIDDEN;
-void mp__page_reinit_locks(void) ARENA__HIDDEN;
+mp_span_t *mp__span_new(void) AP__HIDDEN;
+void mp__span_delete(mp_span_t *s) AP__HIDDEN;
+void *mp__meta_alloc(size_t size) AP__HIDDEN;
+uint64_t mp__now_ms(void) AP__HIDDEN;
+extern uint64_t mp__clock_skew_ms AP__HIDDEN; /* tests: age idle memory */
+void mp__page_lock_all(void) AP__HIDDEN;
+void mp__page_unlock_all(void) AP__HIDDEN;
+void mp__page_reinit_locks(void) AP__HIDDEN;
 
 /* Process-wide counters (relaxed atomics). */
-extern size_t mp__stat_mapped ARENA__HIDDEN; /* bytes from the OS, less decommitted */
-extern size_t mp__stat_large ARENA__HIDDEN;  /* live large bytes            */
+extern size_t mp__stat_mapped AP__HIDDEN; /* bytes from the OS, less decommitted */
+extern size_t mp__stat_large AP__HIDDEN;  /* live large bytes            */
 
 /* ---- Central free lists (mp_central.c) ---- */
 
 /* Store up to n objects of class cls in out[0..n); returns how many (0 when
  * memory is exhausted). */
-size_t mp__central_fetch(size_t cls, void **out, size_t n) ARENA__HIDDEN;
+size_t mp__central_fetch(size_t cls, void **out, size_t n) AP__HIDDEN;
 /* Take back the n objects of class cls listed in objs[0..n). */
-void mp__central_release(size_t cls, void *const *objs, size_t n) ARENA__HIDDEN;
+void mp__central_release(size_t cls, void *const *objs, size_t n) AP__HIDDEN;
 /* Return every object held in transfer caches to its span (for trim). */
-void mp__central_drain(void) ARENA__HIDDEN;
+void mp__central_drain(void) AP__HIDDEN;
 /* Objects out of central (handed to caches or users) and bytes cached in it. */
-void mp__central_totals(size_t *out_bytes, size_t *cached_bytes) ARENA__HIDDEN;
-void mp__central_lock_all(void) ARENA__HIDDEN;
-void mp__central_unlock_all(void) ARENA__HIDDEN;
-void mp__central_reinit_locks(void) ARENA__HIDDEN;
+void mp__central_totals(size_t *out_bytes, size_t *cached_bytes) AP__HIDDEN;
+void mp__central_lock_all(void) AP__HIDDEN;
+void mp__central_unlock_all(void) AP__HIDDEN;
+void mp__central_reinit_locks(void) AP__HIDDEN;
 
 /* ---- Large blocks (mp_large.c) ---- */
 
 /* A block of size bytes (any size up to MP_MAX_REQUEST) aligned to align (0
  * or a power of two), a span of its own in the page heap; *zeroed: it reads
  * as zero.  NULL + ENOMEM. */
-void *mp__large_alloc(size_t size, size_t align, bool *zeroed) ARENA__HIDDEN;
-void mp__large_free(mp_span_t *s) ARENA__HIDDEN;
+void *mp__large_alloc(size_t size, size_t align, bool *zeroed) AP__HIDDEN;
+void mp__large_free(mp_span_t *s) AP__HIDDEN;
 /* Resize large block s to size (> MP_MAX_SMALL) without copying: in place or
  * by moving its pages.  The new address, or NULL (block unchanged). */
-void *mp__large_resize(mp_span_t *s, size_t size) ARENA__HIDDEN;
+void *mp__large_resize(mp_span_t *s, size_t size) AP__HIDDEN;
 /* The large block that starts at p, or NULL. */
 MP__INLINE mp_span_t *mp__large_at(const void *p)
 {
@@ -285,22 +270,22 @@ typedef struct mp_tcache {
  * Code built for an executable (PIE or not) uses local-exec instead: the
  * pointer is then read straight at a constant %fs offset, without first
  * loading that offset from the GOT (one instruction less on each path). */
-extern _Thread_local mp_tcache_t *mp__tc MP__TLS_IE ARENA__HIDDEN;
+extern _Thread_local mp_tcache_t *mp__tc MP__TLS_IE AP__HIDDEN;
 
-void *mp__alloc_slow(size_t cls) ARENA__HIDDEN;
-void mp__free_slow(void *p, size_t cls) ARENA__HIDDEN;
-void mp__tcache_flush(void) ARENA__HIDDEN;
-size_t mp__tcache_bytes(void) ARENA__HIDDEN;
-void mp__atfork_prepare(void) ARENA__HIDDEN;
-void mp__atfork_parent(void) ARENA__HIDDEN;
-void mp__atfork_child(void) ARENA__HIDDEN;
+void *mp__alloc_slow(size_t cls) AP__HIDDEN;
+void mp__free_slow(void *p, size_t cls) AP__HIDDEN;
+void mp__tcache_flush(void) AP__HIDDEN;
+size_t mp__tcache_bytes(void) AP__HIDDEN;
+void mp__atfork_prepare(void) AP__HIDDEN;
+void mp__atfork_parent(void) AP__HIDDEN;
+void mp__atfork_child(void) AP__HIDDEN;
 
 /* ---- Entry points shared with the override (mp_alloc.c) ---- */
 
-void *mp__alloc_big(size_t size) ARENA__HIDDEN;      /* > MP_SMALL_INDEXED */
-void mp__free_nonsmall(void *p) ARENA__HIDDEN;       /* class-0 page       */
-void *mp__aligned(size_t align, size_t size) ARENA__HIDDEN; /* align: 2^k > 16 */
-size_t mp__usable(const void *p) ARENA__HIDDEN;
+void *mp__alloc_big(size_t size) AP__HIDDEN;      /* > MP_SMALL_INDEXED */
+void mp__free_nonsmall(void *p) AP__HIDDEN;       /* class-0 page       */
+void *mp__aligned(size_t align, size_t size) AP__HIDDEN; /* align: 2^k > 16 */
+size_t mp__usable(const void *p) AP__HIDDEN;
 
 /* ---- Misuse (mp_alloc.c) ---- */
 
@@ -311,7 +296,7 @@ size_t mp__usable(const void *p) ARENA__HIDDEN;
  * that hands a block out clears it, so a free that finds the key is a double
  * free: a live block shows it only if the program wrote that secret value
  * there itself. */
-extern uintptr_t mp__free_key ARENA__HIDDEN;
+extern uintptr_t mp__free_key AP__HIDDEN;
 
 /* MP_FAST_CHECKS=0 compiles the checks out of the inline fast paths; only
  * for measuring what they cost (make bench-instr); never for users. */
@@ -322,12 +307,12 @@ extern uintptr_t mp__free_key ARENA__HIDDEN;
 /* Report misuse that can only be a bug: "arenapool: <what> (ptr=...)" on
  * stderr, then abort(); with ARENAPOOL_MISUSE=ignore in the environment it
  * returns and the caller drops the pointer (leaks it) instead. */
-void mp__misuse(const char *what, const void *p) ARENA__HIDDEN;
+void mp__misuse(const char *what, const void *p) AP__HIDDEN;
 /* The misuse found for small block p (class cls, page-map word m): interior
  * pointer or double free; reports it (mp__misuse). */
-void mp__misuse_small(const void *p, uint32_t m) ARENA__HIDDEN;
+void mp__misuse_small(const void *p, uint32_t m) AP__HIDDEN;
 /* Key and divisibility table; idempotent, called before the first cache. */
-void mp__misuse_init(void) ARENA__HIDDEN;
+void mp__misuse_init(void) AP__HIDDEN;
 /* Is p, a pointer on a page of a small span (word m), a live block's start? */
 MP__INLINE bool mp__small_ok(const void *p, uint32_t m)
 {
@@ -340,7 +325,7 @@ MP__INLINE bool mp__small_ok(const void *p, uint32_t m)
 MP__INLINE void *mp__pop(mp_bin_t *b, size_t cls)
 {
     uint32_t n = b->count;
-    if (MP__UNLIKELY(n == 0))
+    if (AP__UNLIKELY(n == 0))
         return mp__alloc_slow(cls);
     void *p = b->slots[n - 1];
     MP__STORE(&b->count, n - 1);
@@ -357,7 +342,7 @@ MP__INLINE void *mp__pop(mp_bin_t *b, size_t cls)
  * objects). */
 MP__INLINE void *mp__alloc_inline(size_t size)
 {
-    if (MP__UNLIKELY(size > MP_SMALL_INDEXED))
+    if (AP__UNLIKELY(size > MP_SMALL_INDEXED))
         return mp__alloc_big(size);
     size_t off = mp__class_binoff[(size + 15) >> 4];
     return mp__pop((mp_bin_t *)((char *)mp__tc->bins + off), off / sizeof(mp_bin_t));
@@ -373,12 +358,12 @@ MP__INLINE void mp__free_class(void *p, size_t cls)
     mp_bin_t *b = &mp__tc->bins[cls];
     uint32_t n = b->count;
     uintptr_t *w = p;
-    if (MP__UNLIKELY(n >= b->max)) {
+    if (AP__UNLIKELY(n >= b->max)) {
         mp__free_slow(p, cls);
         return;
     }
 #if MP_FAST_CHECKS
-    if (MP__UNLIKELY(w[1] == mp__free_key)) {
+    if (AP__UNLIKELY(w[1] == mp__free_key)) {
         mp__misuse("double free", p);
         return;
     }
@@ -397,12 +382,12 @@ MP__INLINE void mp__free_inline(void *p)
     size_t cls = m & 0xFFu;
     mp_bin_t *b = &mp__tc->bins[cls];
     uint32_t n = b->count;
-    if (MP__UNLIKELY(n >= b->max)) {
+    if (AP__UNLIKELY(n >= b->max)) {
         mp__free_slow(p, cls);
         return;
     }
 #if MP_FAST_CHECKS
-    if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+    if (AP__UNLIKELY(!mp__small_ok(p, m))) {
         mp__misuse_small(p, m);
         return;
     }

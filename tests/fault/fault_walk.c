@@ -24,7 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-long arena__os_fail_nth_map(long k); /* os.h: the test seam */
+long ap__os_fail_nth_map(long k); /* ap_os.h: the test seam */
 
 /* ---- mmap accounting (link with -Wl,--wrap=mmap,--wrap=munmap) ---- */
 
@@ -446,7 +446,7 @@ static long run(long k)
     nblocks = 0;
     ndefers = 0;
     memset(defer_runs, 0, sizeof defer_runs);
-    arena__os_fail_nth_map(k);
+    ap__os_fail_nth_map(k);
 #ifdef HAVE_MP
     mp_phase();
 #endif
@@ -466,7 +466,7 @@ static long run(long k)
     for (size_t i = 0; i < before; i++)
         REQUIRE(defer_runs[i] == 1);
 
-    long made = arena__os_fail_nth_map(-1);
+    long made = ap__os_fail_nth_map(-1);
     if (live_mapped != mapped_before)
         die(__LINE__, "mapped bytes leaked");
     return made;
