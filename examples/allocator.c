@@ -4,15 +4,12 @@
  * (or none, for mp and libc) in an allocator_t; the allocator_t does not own it.
  */
 #include "allocator.h"
+#include "mp.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if ALLOCATOR_HAVE_MP
-#include "mp.h"
-#endif
 
 /* ---- arena ---- */
 
@@ -76,7 +73,6 @@ allocator_t allocator_from_pool(pool_t *p, size_t slot_size)
 
 /* ---- memory pool ---- */
 
-#if ALLOCATOR_HAVE_MP
 static void *mp_hook_alloc(const allocator_t *al, size_t size)
 {
     (void)al;
@@ -102,7 +98,6 @@ allocator_t allocator_from_mp(void)
 {
     return (allocator_t){NULL, SIZE_MAX, mp_hook_alloc, mp_hook_realloc, mp_hook_free, "mp"};
 }
-#endif
 
 /* ---- libc ---- */
 

@@ -19,8 +19,6 @@ BENCH_CFLAGS   := $(WARN) $(CFLAGS)
 BENCH_HDR      := $(wildcard bench/*.h) $(wildcard bench/*.inc) $(PUBLIC_HDR)
 BENCH_MAIN     := bench/main.c bench/harness.c
 BENCH_LIB      := $(REL_DIR)/libarenapool.a
-# bench/instr.c still tests HAVE_MP before counting the memory pool.
-BENCH_MP_FLAGS := -DHAVE_MP
 # mp's LD_PRELOAD library for the python rows (built by mk/mp.mk, included later).
 BENCH_MP_SO    := $(REL_DIR)/libarenapool_malloc.so
 BENCH_RUNS     ?= $(if $(QUICK),3,7)
@@ -85,8 +83,8 @@ $(BENCH_DIR)/report: bench/report.c bench/harness.c bench/harness.h
 # ---- instruction counts (callgrind) ----
 $(BENCH_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(BENCH_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) $(BENCH_MP_FLAGS) bench/instr.c $(BENCH_LIB) -pthread -o $@
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) bench/instr.c $(BENCH_LIB) -pthread -o $@
 
 bench-instr: $(BENCH_DIR)/instr
 	@sh .ci/deps.sh bench
-	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md mp
+	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md
