@@ -4,7 +4,7 @@
 #                     malloc) and build/include/arenapool/ (the headers, installed layout)
 #   make debug        build/debug/libarenapool.a   (-DARENAPOOL_DEBUG=1)
 #   make asan         build/asan/libarenapool.a    (clang ASan+UBSan) and its test run
-#   make test         every suite: release, debug, asan (+ what mk/*.mk adds), ~5 min
+#   make test         every suite: release, debug, asan (+ what mk/*.mk adds)
 #   make example      run examples/frame_loop.c
 #   make bench        the benchmarks (see bench/)
 #   make docs         docs/api.md from the public headers' doc comments (make test checks it)

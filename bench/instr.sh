@@ -41,7 +41,7 @@ count() { # subject n toggles...
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(valgrind --version), \`make bench-instr\`; instructions per operation = (Ir(N=$n2) - Ir(N=$n1)) / $((n2 - n1)), counted inside noinline wrappers (bench/instr.c). The wrappers add a \`ret\` each (subtracted in the third column) and, for an allocation, usually one \`mov\` of the result into the return register that inlined code does not need (not subtracted)."
   echo
-  echo "| fast path | instructions / op (wrappers incl. ret) | inline (minus the ret of each wrapper) | budget (issue 4) |"
+  echo "| fast path | instructions / op (wrappers incl. ret) | inline (minus the ret of each wrapper) | budget |"
   echo "|---|---:|---:|---:|"
 } > "$tmp/out.md"
 status=0

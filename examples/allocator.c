@@ -86,8 +86,10 @@ static void *mp_hook_realloc(const allocator_t *al, void *p, size_t old_size, si
     return mp_realloc(p, new_size ? new_size : 1);
 }
 
-/* Sizes after a realloc may name another size class than the block has, so
- * the plain mp_free (one page-map lookup) is the safe choice here. */
+/* The size passed here always leads back to the block's class (mp_realloc
+ * keeps a block in place only within its class), so mp_free_sized would do;
+ * the plain mp_free costs one page-map lookup more and also catches a pointer
+ * into the middle of a block (mp_free_sized checks only for a double free). */
 static void mp_hook_free(const allocator_t *al, void *p, size_t size)
 {
     (void)al, (void)size;

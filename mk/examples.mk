@@ -1,4 +1,4 @@
-# mk/examples.mk - examples for real users and their tests (issue 6).
+# mk/examples.mk - examples for real users and their tests.
 #
 #   make example-server   run build/examples/http_server on 127.0.0.1:8080 (DIR = .)
 #   make test-server      start it on a free port, good + malicious requests, wrk,

@@ -299,7 +299,8 @@ size_t mp__usable(const void *p) AP__HIDDEN;
 extern uintptr_t mp__free_key AP__HIDDEN;
 
 /* MP_FAST_CHECKS=0 compiles the checks out of the inline fast paths; only
- * for measuring what they cost (make bench-instr); never for users. */
+ * for measuring what they cost (bench/instr.sh on bench/instr.c and a library
+ * both built with it); never for users. */
 #ifndef MP_FAST_CHECKS
 #define MP_FAST_CHECKS 1
 #endif
@@ -335,11 +336,13 @@ MP__INLINE void *mp__pop(mp_bin_t *b, size_t cls)
     return p;
 }
 
-/* Budget: ~17 instructions with the ret, one unlikely branch, no atomics: a
- * table lookup (giving the bin's byte offset, so no scaling; the class is
- * recovered from it only on the slow path), a TLS load, the pop.  Sizes
- * above 8 KiB take mp__alloc_big (still no lock while the thread cache has
- * objects). */
+/* Budget: ~18 instructions with the ret (mp_alloc), one unlikely branch to
+ * the slow path, no atomics: a table lookup (giving the bin's byte offset, so
+ * no scaling; the class is recovered from it only on the slow path), a TLS
+ * load, the pop, the key cleared.  Sizes above 8 KiB take mp__alloc_big
+ * (still no lock while the thread cache has objects).  With mp__free_inline:
+ * mp_alloc + mp_free 56 instructions (bench/results/instr.md, make
+ * bench-instr), 41 with MP_FAST_CHECKS=0. */
 MP__INLINE void *mp__alloc_inline(size_t size)
 {
     if (AP__UNLIKELY(size > MP_SMALL_INDEXED))
@@ -348,10 +351,11 @@ MP__INLINE void *mp__alloc_inline(size_t size)
     return mp__pop((mp_bin_t *)((char *)mp__tc->bins + off), off / sizeof(mp_bin_t));
 }
 
-/* Push p of class cls on this thread's list, marking it free.  Budget: ~13
- * instructions, one unlikely branch for the slow path: class 0 (not a small
- * block), an uninitialised cache and a full list all fail count < max, since
- * bins[0] and the empty caches have max 0.  A block that already holds the
+/* Push p of class cls on this thread's list, marking it free (the fast path
+ * of mp_free_sized).  Budget: ~16 instructions, no atomics, one unlikely
+ * branch for the slow path: class 0 (not a small block), an uninitialised
+ * cache and a full list all fail count < max, since bins[0] and the empty
+ * caches have max 0; and one for the check: a block that already holds the
  * free key is a double free. */
 MP__INLINE void mp__free_class(void *p, size_t cls)
 {
@@ -375,7 +379,10 @@ MP__INLINE void mp__free_class(void *p, size_t cls)
 
 /* free(): page-map lookup (two dependent loads) giving the class and the
  * page's place in its span, a check that p starts an object and holds no
- * free key, then the push.  One unlikely branch for the checks. */
+ * free key, then the push.  Budget: ~37 instructions with the ret (mp_free),
+ * no atomics, one unlikely branch to the slow path and one for the checks
+ * (the compiler may split it in two).  The checks, with the key mp__pop
+ * clears, are 15 of the 56 of mp_alloc + mp_free. */
 MP__INLINE void mp__free_inline(void *p)
 {
     uint32_t m = mp__meta_at(p);

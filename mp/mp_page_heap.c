@@ -419,9 +419,9 @@ static mp_span_t *find_free(size_t n, size_t align)
 
 /* Why huge pages only when asked: a transparent huge page is resident as a
  * whole, so a program that touches a few bytes of a region holds 2 MiB, and
- * the kernel's compaction to find them costs real programs time (a python
- * churn ran 1.2x slower with them).  glibc and mimalloc leave them off by
- * default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
+ * the kernel's compaction to find them costs real programs time (the python
+ * churn benchmark, bench/py_churn.py, runs slower with them).  glibc and
+ * mimalloc leave them off by default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
  * that fill what they allocate and fault a lot. */
 static int thp_wanted = -1; /* -1 until read */
 
