@@ -4,7 +4,7 @@
 #                     malloc) and build/include/arenapool/ (the headers, installed layout)
 #   make debug        build/debug/libarenapool.a   (-DARENAPOOL_DEBUG=1)
 #   make asan         build/asan/libarenapool.a    (clang ASan+UBSan) and its test run
-#   make test         every suite: release, debug, asan (+ what mk/*.mk adds), ~5 min
+#   make test         every suite: release, debug, asan (+ what mk/*.mk adds)
 #   make example      run examples/frame_loop.c
 #   make bench        the benchmarks (see bench/)
 #   make docs         docs/api.md from the public headers' doc comments (make test checks it)
@@ -64,14 +64,15 @@ SOVERSION     := $(VERSION_MAJOR)
 WARN          := -std=c11 -Wall -Wextra $(WERROR)
 USER_CFLAGS   := $(filter command line environment environment override,$(origin CFLAGS))
 LIB_WARN      := -std=c11 -Wall -Wextra $(if $(USER_CFLAGS),,$(WERROR))
-BASE_CPPFLAGS := -Iarena -Ipool -Imp -D_DEFAULT_SOURCE $(CPPFLAGS)
+BASE_CPPFLAGS := -Ios -Iarena -Ipool -Imp -D_DEFAULT_SOURCE $(CPPFLAGS)
 LDLIBS_LIB    := -lpthread
 
-# Library sources: everything in arena/, pool/ and mp/ except the malloc override,
-# which only goes into the LD_PRELOAD library.
+# Library sources: everything in os/ (the OS layer under all three), arena/,
+# pool/ and mp/ except the malloc override, which only goes into the
+# LD_PRELOAD library.
 OVERRIDE_SRC := mp/mp_override.c
-LIB_SRC      := $(wildcard arena/*.c) $(wildcard pool/*.c) $(filter-out $(OVERRIDE_SRC),$(wildcard mp/*.c))
-LIB_HDR      := $(wildcard arena/*.h) $(wildcard pool/*.h) $(wildcard mp/*.h)
+LIB_SRC      := $(wildcard os/*.c) $(wildcard arena/*.c) $(wildcard pool/*.c) $(filter-out $(OVERRIDE_SRC),$(wildcard mp/*.c))
+LIB_HDR      := $(wildcard os/*.h) $(wildcard arena/*.h) $(wildcard pool/*.h) $(wildcard mp/*.h)
 PUBLIC_HDR   := arena/arena.h pool/pool.h mp/mp.h
 TEST_SRC     := $(wildcard tests/test_*.c)
 TEST_HDR     := $(wildcard tests/*.h)

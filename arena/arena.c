@@ -23,7 +23,7 @@
 #define FILL_ALLOC 0xD0
 #define FILL_FREE 0xDF
 
-static size_t page_size(void) { return arena__os_page_size(); }
+static size_t page_size(void) { return ap__os_page_size(); }
 
 /* ---- Debug registry of live handles ---- */
 
@@ -62,7 +62,7 @@ static int reg_make_room(void)
         cap *= 2;
     size_t bytes = ARENA__ROUND_UP(cap * sizeof(uintptr_t), page_size());
     void *mem;
-    int err = arena__os_map(bytes, &mem);
+    int err = ap__os_map(bytes, &mem);
     if (err)
         return (reg_live + reg_gone + 1 < reg_cap) ? 0 : err;
     uintptr_t *tab = mem;
@@ -70,7 +70,7 @@ static int reg_make_room(void)
         if (reg[i] != REG_EMPTY && reg[i] != REG_GONE)
             reg_put(tab, cap, reg[i]);
     if (reg)
-        arena__os_unmap(reg, ARENA__ROUND_UP(reg_cap * sizeof(uintptr_t), page_size()));
+        ap__os_unmap(reg, ARENA__ROUND_UP(reg_cap * sizeof(uintptr_t), page_size()));
     reg = tab;
     reg_cap = cap;
     reg_gone = 0;
@@ -135,11 +135,11 @@ static bool arena_ok(const arena_t *a)
         return false;
 #if ARENAPOOL_DEBUG
     if (!arena__debug_alive(a, ARENA__KIND_ARENA))
-        arena__os_fatal("use of a destroyed or invalid arena", "arena", a, NULL, NULL);
+        ap__os_fatal("use of a destroyed or invalid arena", "arena", a, NULL, NULL);
 #endif
     if (ARENA__UNLIKELY(a->h.magic != ARENA__MAGIC)) {
         if (ARENAPOOL_DEBUG)
-            arena__os_fatal("use of a destroyed or invalid arena", "arena", a, NULL, NULL);
+            ap__os_fatal("use of a destroyed or invalid arena", "arena", a, NULL, NULL);
         return false;
     }
     return true;
@@ -154,7 +154,7 @@ static bool in_own_callback(const arena_t *a, const char *what)
     if (ARENA__LIKELY(a->running == 0))
         return false;
     if (ARENAPOOL_DEBUG)
-        arena__os_fatal(what, "arena", a, NULL, NULL);
+        ap__os_fatal(what, "arena", a, NULL, NULL);
     errno = EINVAL;
     return true;
 }
@@ -191,18 +191,18 @@ static void check_invariants(const arena_t *a)
     bool cur_in_chunk = a->h.cur >= a->chunk->start && a->h.cur <= a->h.end &&
                         a->h.end == chunk_end(a->chunk);
     if (!cur_in_chunk || ((uintptr_t)a->h.cur & (ARENA_ALIGN - 1)))
-        arena__os_fatal("arena cursor outside its chunk", "arena", a, "cur", a->h.cur);
+        ap__os_fatal("arena cursor outside its chunk", "arena", a, "cur", a->h.cur);
     const arena__chunk_t *c = a->chunk;
     for (; c; c = c->prev) {
         n++, mapped += c->map_size;
         if (c->prev == NULL && c != a->first)
-            arena__os_fatal("arena chunk chain does not end at the first chunk", "arena", a,
-                            "chunk", c);
+            ap__os_fatal("arena chunk chain does not end at the first chunk", "arena", a,
+                         "chunk", c);
     }
     for (c = a->spare; c; c = c->prev)
         n++, mapped += c->map_size, spare += c->map_size;
     if (n != a->nchunks || mapped != a->mapped || spare != a->spare_bytes)
-        arena__os_fatal("arena chunk accounting is inconsistent", "arena", a, NULL, NULL);
+        ap__os_fatal("arena chunk accounting is inconsistent", "arena", a, NULL, NULL);
 }
 #define CHECK_INVARIANTS(a) check_invariants(a)
 #else
@@ -219,7 +219,7 @@ static void os_release(arena__chunk_t *c)
     /* Why unpoison: ASan's shadow outlives munmap, and the next mapping at this
      * address would inherit the poison. */
     ARENA__UNPOISON(c, size);
-    arena__os_unmap(c, map_size);
+    ap__os_unmap(c, map_size);
 }
 
 static void unmap_chunk(arena_t *a, arena__chunk_t *c)
@@ -239,11 +239,11 @@ static int map_chunk(arena_t *a, size_t size, arena__chunk_t **out)
     if (a->max_bytes && (a->mapped > a->max_bytes || total > a->max_bytes - a->mapped))
         return ENOMEM;
     void *p;
-    int err = arena__os_map(total, &p);
+    int err = ap__os_map(total, &p);
     if (err)
         return err;
-    if (guard && arena__os_protect_none((char *)p + size, guard)) {
-        arena__os_unmap(p, total);
+    if (guard && ap__os_protect_none((char *)p + size, guard)) {
+        ap__os_unmap(p, total);
         return ENOMEM;
     }
     arena__chunk_t *c = p;
@@ -390,7 +390,7 @@ static void *bump_at(arena_t *a, char *p, size_t size)
     return p;
 }
 
-ARENA__NOINLINE ARENA__COLD void *arena__alloc_slow(arena_t *a, size_t size, size_t align)
+AP__NOINLINE AP__COLD void *arena__alloc_slow(arena_t *a, size_t size, size_t align)
 {
     uintptr_t cur = (uintptr_t)a->h.cur, end = (uintptr_t)a->h.end;
     uintptr_t p = (cur + (align - 1)) & ~(uintptr_t)(align - 1);
@@ -443,8 +443,8 @@ static void *fill_new(void *p, size_t size)
 static void check_not_running(const arena_t *a)
 {
     if (ARENAPOOL_DEBUG && a->running)
-        arena__os_fatal("allocation from inside one of the arena's own deferred callbacks",
-                        "arena", a, NULL, NULL);
+        ap__os_fatal("allocation from inside one of the arena's own deferred callbacks",
+                     "arena", a, NULL, NULL);
 }
 
 void *arena__alloc_checked(arena_t *a, size_t size)
@@ -454,8 +454,8 @@ void *arena__alloc_checked(arena_t *a, size_t size)
 #else
     if (a == NULL || a->h.magic != ARENA__MAGIC)
 #endif
-        arena__os_fatal("arena_alloc on a NULL, destroyed or invalid arena", "arena", a, NULL,
-                        NULL);
+        ap__os_fatal("arena_alloc on a NULL, destroyed or invalid arena", "arena", a, NULL,
+                     NULL);
     check_not_running(a);
     return fill_new(raw_alloc(a, size), size);
 }
@@ -830,13 +830,13 @@ arena_t *arena_create(const arena_opts_t *opts)
         }
     }
     void *p;
-    int err = arena__os_map(size + guard, &p);
+    int err = ap__os_map(size + guard, &p);
     if (err) {
         errno = err;
         return NULL;
     }
-    if (guard && arena__os_protect_none((char *)p + size, guard)) {
-        arena__os_unmap(p, size + guard);
+    if (guard && ap__os_protect_none((char *)p + size, guard)) {
+        ap__os_unmap(p, size + guard);
         errno = ENOMEM;
         return NULL;
     }
@@ -859,7 +859,7 @@ arena_t *arena_create(const arena_opts_t *opts)
     a->flags = o.flags;
 #if ARENAPOOL_DEBUG
     if ((err = arena__debug_track(a, ARENA__KIND_ARENA, 1)) != 0) {
-        arena__os_unmap(p, size + guard);
+        ap__os_unmap(p, size + guard);
         errno = err;
         return NULL;
     }

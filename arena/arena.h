@@ -176,7 +176,8 @@ ARENA__MALLOC static inline void *arena_alloc(arena_t *a, size_t size)
 #if ARENAPOOL_DEBUG
     return arena__alloc_checked(a, size);
 #else
-    /* Fast path budget: ~8 instructions, one branch, no call, no division.
+    /* Fast path budget: ~10 instructions (8 with a constant size), one branch,
+     * no call, no division (bench/results/instr.md, make bench-instr).
      * cur and end are both ARENA_ALIGN aligned, so if size fits, its rounded
      * size fits too, and rounding cannot overflow. */
     struct arena__head *h = (struct arena__head *)a;

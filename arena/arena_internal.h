@@ -6,7 +6,7 @@
 #define ARENAPOOL_ARENA_INTERNAL_H
 
 #include "arena.h"
-#include "os.h"
+#include "ap_os.h"
 
 #include <stdbool.h>
 

@@ -1,7 +1,7 @@
 /*
  * bench_mp.c - the thread-caching memory pool (mp_*) as a general allocator
- * in every workload.  Built only when mp/mp.h exists (HAVE_MP), into a
- * binary of its own; glibc's malloc is untouched (no override is linked).
+ * in every workload, in a binary of its own; glibc's malloc is untouched (no
+ * override is linked).
  */
 #include "contenders.h"
 #include "mp.h"

@@ -16,9 +16,9 @@ while [ "$r" -le "$runs" ]; do
 done
 instr_with=- instr_without=-
 if command -v valgrind >/dev/null 2>&1; then
-  sh bench/instr.sh "$with/instr" "$tmp/iw.md" mp >/dev/null 2>&1 &&
+  sh bench/instr.sh "$with/instr" "$tmp/iw.md" >/dev/null 2>&1 &&
     instr_with=$(awk -F'|' '/mp_alloc \+ mp_free 64 B, batches/ {gsub(/ /, "", $4); print $4}' "$tmp/iw.md")
-  sh bench/instr.sh "$without/instr" "$tmp/io.md" mp >/dev/null 2>&1 &&
+  sh bench/instr.sh "$without/instr" "$tmp/io.md" >/dev/null 2>&1 &&
     instr_without=$(awk -F'|' '/mp_alloc \+ mp_free 64 B, batches/ {gsub(/ /, "", $4); print $4}' "$tmp/io.md")
 fi
 {

@@ -47,9 +47,9 @@ const bench_workload_t bench_workloads[W_COUNT] = {
     [W_MP_PAIR4096] = {"6.4d", "mp_pair_4096", "mp 4: steady alloc/free pair loop, 4096 B", "alloc+free"},
     [W_MP_XTHREAD] = {"6.5", "mp_xthread", "mp 5: producer/consumer threads, every block freed by the other",
                       "block"},
-    /* Issue 10: the allocator around the OS.  The slow rows run in the first
-     * passes only, and stop after a time limit (mimalloc takes minutes on
-     * 7.2); the table says so. */
+    /* The allocator around the OS.  The slow rows run in the first passes
+     * only, and stop after a time limit (some peers take far longer than the
+     * others on 7.2); the table says so. */
     [W_OS_PARTIAL] = {"7.1", "os_partial",
                       "OS 1: 10 000 blocks of 100 000 B, only the first 4 KiB of each written (peak RSS is the result)",
                       "block", 3, 60},
@@ -75,10 +75,10 @@ const bench_workload_t bench_workloads[W_COUNT] = {
 
 bench_params_t bench_params(int quick)
 {
-    /* Why these sizes: each contender's run takes 20-300 ms on the reference
-     * machine (the slow peers of the frame loop up to ~2 s), so five
-     * interleaved passes of everything fit in 1-3 minutes.  The frame loop
-     * runs 600 frames, not the 2 000 of issue 4, for that reason. */
+    /* Why these sizes: each contender's run is long enough to time well above
+     * the clock's resolution and short enough that several interleaved passes
+     * of everything fit in a few minutes.  The frame loop runs 600 frames, not
+     * the 2 000 its target was first stated for, for that reason. */
     bench_params_t p = {
         .quick = quick,
         .bulk_n = 65536,

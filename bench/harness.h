@@ -20,7 +20,7 @@
 /* ---- Workloads ---- */
 
 enum {
-    W_BULK_SMALL,  /* 1a: 64 Ki objects of 16-64 B, freed at once (issue 2's speed test) */
+    W_BULK_SMALL,  /* 1a: 64 Ki objects of 16-64 B, freed at once (the arena speed test) */
     W_BULK,        /* 1b: objects of 8-256 B, freed at once                                */
     W_SERVER,      /* 2:  per-request HTTP parsing server                                   */
     W_FRAME,       /* 3:  game frame loop: frame allocator + particle pool                  */

@@ -9,10 +9,8 @@
  *                       glibc_bulk mp mp_bulk
  */
 #include "arena.h"
-#include "pool.h"
-#ifdef HAVE_MP
 #include "mp.h"
-#endif
+#include "pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,10 +42,8 @@ OP void *op_pool_alloc(pool_t *p) { return pool_alloc(p); }
 OP void op_pool_free(pool_t *p, void *o) { pool_free(p, o); }
 OP void *op_malloc(size_t n) { return malloc(n); }
 OP void op_free(void *p) { free(p); }
-#ifdef HAVE_MP
 OP void *op_mp_alloc(size_t n) { return mp_alloc(n); }
 OP void op_mp_free(void *p) { mp_free(p); }
-#endif
 
 static void *volatile sink;
 
@@ -116,7 +112,6 @@ int main(int argc, char **argv)
             for (size_t k = i; k < i + batch; k++)
                 op_free(objs[k]);
         }
-#ifdef HAVE_MP
     } else if (!strncmp(s, "mp", 2)) {
         for (size_t i = 0; i < n; i++)
             need(objs[i] = mp_alloc(64));
@@ -128,7 +123,6 @@ int main(int argc, char **argv)
             for (size_t k = i; k < i + batch; k++)
                 op_mp_free(objs[k]);
         }
-#endif
     } else {
         fprintf(stderr, "instr: unknown subject %s\n", s);
         return 2;

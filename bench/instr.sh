@@ -1,5 +1,5 @@
 #!/bin/sh
-# instr.sh INSTR_BINARY OUT.md [mp] - instructions per operation of the fast
+# instr.sh INSTR_BINARY OUT.md - instructions per operation of the fast
 # paths, measured with callgrind on bench/instr.c: each subject runs at two
 # op counts and the difference of the collected instruction counts is divided
 # by the difference of the op counts, so setup and one-time costs cancel.
@@ -7,7 +7,7 @@
 # wrapper's `ret` (one instruction per wrapper, subtracted in the last column)
 # and, for an alloc, the move of the result into the return register.
 set -u
-bin=$1 out=$2 extra=${3:-}
+bin=$1 out=$2
 if ! command -v valgrind >/dev/null 2>&1; then
   echo "bench-instr: valgrind not installed (sudo sh .ci/deps.sh bench)" >&2
   exit 1
@@ -23,8 +23,7 @@ bump|op_bump_alloc|ideal bump pointer, size in a register|-
 pool|op_pool_alloc op_pool_free|pool_alloc + pool_free, batches of 16|12
 pool_bulk|op_pool_alloc op_pool_free|pool_alloc + pool_free, N allocs then N frees (slow paths amortised)|-
 glibc|op_malloc op_free|glibc malloc + free 64 B, batches of 16|-
-glibc_bulk|op_malloc op_free|glibc malloc + free 64 B, N then N|-"
-[ "$extra" = mp ] && rows="$rows
+glibc_bulk|op_malloc op_free|glibc malloc + free 64 B, N then N|-
 mp|op_mp_alloc op_mp_free|mp_alloc + mp_free 64 B, batches of 16|-
 mp_bulk|op_mp_alloc op_mp_free|mp_alloc + mp_free 64 B, N then N|-"
 
@@ -42,7 +41,7 @@ count() { # subject n toggles...
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(valgrind --version), \`make bench-instr\`; instructions per operation = (Ir(N=$n2) - Ir(N=$n1)) / $((n2 - n1)), counted inside noinline wrappers (bench/instr.c). The wrappers add a \`ret\` each (subtracted in the third column) and, for an allocation, usually one \`mov\` of the result into the return register that inlined code does not need (not subtracted)."
   echo
-  echo "| fast path | instructions / op (wrappers incl. ret) | inline (minus the ret of each wrapper) | budget (issue 4) |"
+  echo "| fast path | instructions / op (wrappers incl. ret) | inline (minus the ret of each wrapper) | budget |"
   echo "|---|---:|---:|---:|"
 } > "$tmp/out.md"
 status=0

@@ -1,7 +1,6 @@
-# py_churn.py [N] - the python churn script of issue 10 (dicts of tuples,
-# lists, bytes and small dicts replaced and popped; lists of lists rebuilt
-# every 1000 steps).  N = 600000 as in the issue; `make bench QUICK=1` runs
-# fewer.  Run by bench/py_run.py under each allocator.
+# py_churn.py [N] - a python churn script (dicts of tuples, lists, bytes
+# and small dicts replaced and popped; lists of lists rebuilt every 1000
+# steps).  N = 600000 by default; `make bench QUICK=1` runs fewer.  Run by bench/py_run.py under each allocator.
 import sys
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 600000
 d={}; objs=[]

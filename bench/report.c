@@ -2,7 +2,7 @@
  * report.c - merge the result lines of every benchmark binary and run into
  * one table per workload (median over runs, ns/op, ratio to glibc, spread,
  * peak RSS, bytes mapped vs requested, frame-time statistics), check the
- * targets of issues 2, 3 and 4, and write the Markdown (also printed), the
+ * project's speed and memory targets, and write the Markdown (also printed), the
  * JSON and the gnuplot data and script for the chart.
  *
  *   report --raw FILE --md OUT.md --json OUT.json --dat CHART.dat --gp CHART.gp

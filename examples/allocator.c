@@ -4,15 +4,12 @@
  * (or none, for mp and libc) in an allocator_t; the allocator_t does not own it.
  */
 #include "allocator.h"
+#include "mp.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if ALLOCATOR_HAVE_MP
-#include "mp.h"
-#endif
 
 /* ---- arena ---- */
 
@@ -76,7 +73,6 @@ allocator_t allocator_from_pool(pool_t *p, size_t slot_size)
 
 /* ---- memory pool ---- */
 
-#if ALLOCATOR_HAVE_MP
 static void *mp_hook_alloc(const allocator_t *al, size_t size)
 {
     (void)al;
@@ -90,8 +86,10 @@ static void *mp_hook_realloc(const allocator_t *al, void *p, size_t old_size, si
     return mp_realloc(p, new_size ? new_size : 1);
 }
 
-/* Sizes after a realloc may name another size class than the block has, so
- * the plain mp_free (one page-map lookup) is the safe choice here. */
+/* The size passed here always leads back to the block's class (mp_realloc
+ * keeps a block in place only within its class), so mp_free_sized would do;
+ * the plain mp_free costs one page-map lookup more and also catches a pointer
+ * into the middle of a block (mp_free_sized checks only for a double free). */
 static void mp_hook_free(const allocator_t *al, void *p, size_t size)
 {
     (void)al, (void)size;
@@ -102,7 +100,6 @@ allocator_t allocator_from_mp(void)
 {
     return (allocator_t){NULL, SIZE_MAX, mp_hook_alloc, mp_hook_realloc, mp_hook_free, "mp"};
 }
-#endif
 
 /* ---- libc ---- */
 

@@ -10,7 +10,7 @@
  *   arena   alloc = bump, realloc = arena_realloc (in place when newest),
  *           free = no-op (memory comes back when the arena is reset or rewound)
  *   pool    blocks up to the pool's slot size; larger ones fail with ENOMEM
- *   mp      the thread-caching memory pool (only when mp/mp.h exists)
+ *   mp      the thread-caching memory pool
  *   libc    malloc/realloc/free, for comparison
  *
  * Errors follow malloc: NULL + errno (ENOMEM).  free(NULL) is a no-op.
@@ -22,15 +22,6 @@
 #include "pool.h"
 
 #include <stddef.h>
-
-#if defined(__has_include)
-#if __has_include("mp.h")
-#define ALLOCATOR_HAVE_MP 1
-#endif
-#endif
-#ifndef ALLOCATOR_HAVE_MP
-#define ALLOCATOR_HAVE_MP 0
-#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,10 +47,8 @@ allocator_t allocator_from_arena(arena_t *a);
  * pool was created with); larger requests give NULL + ENOMEM. */
 allocator_t allocator_from_pool(pool_t *p, size_t slot_size);
 
-#if ALLOCATOR_HAVE_MP
-/* The thread-caching memory pool (mp_alloc / mp_realloc / mp_free_sized). */
+/* The thread-caching memory pool (mp_alloc / mp_realloc / mp_free). */
 allocator_t allocator_from_mp(void);
-#endif
 
 /* malloc / realloc / free. */
 allocator_t allocator_from_libc(void);

@@ -20,8 +20,6 @@ BENCH_CFLAGS   := $(WARN) $(CFLAGS)
 BENCH_HDR      := $(wildcard bench/*.h) $(wildcard bench/*.inc) $(PUBLIC_HDR)
 BENCH_MAIN     := bench/main.c bench/harness.c
 BENCH_LIB      := $(REL_DIR)/libarenapool.a
-# bench/instr.c still tests HAVE_MP before counting the memory pool.
-BENCH_MP_FLAGS := -DHAVE_MP
 # mp's LD_PRELOAD library for the python rows (built by mk/mp.mk, included later).
 BENCH_MP_SO    := $(REL_DIR)/libarenapool_malloc.so
 BENCH_RUNS     ?= $(if $(QUICK),3,7)
@@ -86,11 +84,11 @@ $(BENCH_DIR)/report: bench/report.c bench/harness.c bench/harness.h
 # ---- instruction counts (callgrind) ----
 $(BENCH_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(BENCH_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) $(BENCH_MP_FLAGS) bench/instr.c $(BENCH_LIB) -pthread -o $@
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) bench/instr.c $(BENCH_LIB) -pthread -o $@
 
 bench-instr: $(BENCH_DIR)/instr
 	@sh .ci/deps.sh bench
-	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md mp
+	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md
 
 # ---- what the memory pool's misuse checks cost ----
 # The library once more with -DMP_FAST_CHECKS=0 (never installed), and the
@@ -103,7 +101,7 @@ $(NOCHK_DIR)/bench-mp: $(BENCH_MAIN) bench/bench_mp.c $(BENCH_HDR) $(NOCHK_DIR)/
 	    $(NOCHK_DIR)/libarenapool.a -pthread -o $@
 
 $(NOCHK_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(NOCHK_DIR)/libarenapool.a
-	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DMP_FAST_CHECKS=0 $(BENCH_MP_FLAGS) bench/instr.c \
+	$(CC) $(BENCH_CPPFLAGS) $(BENCH_CFLAGS) -DMP_FAST_CHECKS=0 bench/instr.c \
 	    $(NOCHK_DIR)/libarenapool.a -pthread -o $@
 
 .PHONY: bench-checks

@@ -1,4 +1,4 @@
-# mk/examples.mk - examples for real users and their tests (issue 6).
+# mk/examples.mk - examples for real users and their tests.
 #
 #   make example-server   run build/examples/http_server on 127.0.0.1:8080 (DIR = .)
 #   make test-server      start it on a free port, good + malicious requests, wrk,
@@ -20,8 +20,10 @@ LUA_CFLAGS  := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/inc
 LUA_LIBS    := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 CXX         ?= g++
 CXX_WARN    := -std=c++17 -Wall -Wextra -Werror
+# The C++ adapters (cpp/) sit above the C layers; only C++ builds look there.
+CXX_CPPFLAGS := $(BASE_CPPFLAGS) -Icpp
 
-PUBLIC_HDR   += arena/arenapool.hpp
+PUBLIC_HDR   += cpp/arenapool.hpp
 TEST_TARGETS += test-hooks test-cxx test-install test-server
 
 .PHONY: example-server test-server bench-server test-hooks test-cxx test-install
@@ -83,15 +85,15 @@ test-hooks:
 	else echo "test-hooks: libexpat1-dev missing, expat skipped"; fi
 
 # ---- C++ adapter ----
-$(EX_DIR)/cxx/test_cxx: tests/cxx/test_cxx.cpp arena/arenapool.hpp $(EX_LIB) $(PUBLIC_HDR)
+$(EX_DIR)/cxx/test_cxx: tests/cxx/test_cxx.cpp cpp/arenapool.hpp $(EX_LIB) $(PUBLIC_HDR)
 	@mkdir -p $(dir $@)
-	$(CXX) $(BASE_CPPFLAGS) $(CXX_WARN) $(CFLAGS) $< $(EX_LIB) -lpthread -o $@
+	$(CXX) $(CXX_CPPFLAGS) $(CXX_WARN) $(CFLAGS) $< $(EX_LIB) -lpthread -o $@
 
 # The same test against the debug library: checked pool_free catches a block
 # handed back to the wrong place.
-$(EX_DIR)/cxx/test_cxx_debug: tests/cxx/test_cxx.cpp arena/arenapool.hpp $(DBG_DIR)/libarenapool.a
+$(EX_DIR)/cxx/test_cxx_debug: tests/cxx/test_cxx.cpp cpp/arenapool.hpp $(DBG_DIR)/libarenapool.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(BASE_CPPFLAGS) $(CXX_WARN) -O1 -g -DARENAPOOL_DEBUG=1 $< $(DBG_DIR)/libarenapool.a -lpthread -o $@
+	$(CXX) $(CXX_CPPFLAGS) $(CXX_WARN) -O1 -g -DARENAPOOL_DEBUG=1 $< $(DBG_DIR)/libarenapool.a -lpthread -o $@
 
 test-cxx:
 	@echo "== tests: arenapool.hpp (g++ -std=c++17)"

@@ -16,8 +16,6 @@ FAULT_CFLAGS := $(WARN) -O1 -g -DARENAPOOL_FAULT_INJECT $(ASAN_FLAGS)
 FUZZ_CFLAGS  := $(WARN) -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-# tests/fault/fault_walk.c still tests HAVE_MP before its memory-pool part.
-HARNESS_MP_FLAGS := -DHAVE_MP
 FUZZ_NAMES   := arena pool mp
 FUZZ_CI_NAMES ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
@@ -47,7 +45,7 @@ $(eval $(call lib_mode,$(FAULT_DIR),$(CLANG),$(FAULT_CFLAGS)))
 
 $(FAULT_DIR)/fault_walk: tests/fault/fault_walk.c $(FAULT_DIR)/libarenapool.a $(PUBLIC_HDR) | test-deps
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CPPFLAGS) $(FAULT_CFLAGS) $(HARNESS_MP_FLAGS) $< $(FAULT_DIR)/libarenapool.a \
+	$(CLANG) $(BASE_CPPFLAGS) $(FAULT_CFLAGS) $< $(FAULT_DIR)/libarenapool.a \
 	    -Wl,--wrap=mmap,--wrap=munmap -lpthread -o $@
 
 test-fault: $(FAULT_DIR)/fault_walk

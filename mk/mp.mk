@@ -11,7 +11,7 @@
 # All three are part of `make test` through TEST_TARGETS.
 
 MP_SO        := $(REL_DIR)/libarenapool_malloc.so
-MP_SO_SRC    := $(wildcard mp/mp_*.c) arena/os_posix.c
+MP_SO_SRC    := $(wildcard mp/mp_*.c) $(wildcard os/*.c)
 TSAN_DIR     := build/tsan
 TSAN_CFLAGS  := $(WARN) -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 
@@ -44,8 +44,9 @@ test-preload: $(MP_SO)
 	@sh .ci/deps.sh extra
 	sh tests/preload/run.sh $(MP_SO)
 
-# ---- CPython's regression tests under LD_PRELOAD (issue 10) ----
-# Per-module results under the pool must equal glibc's; ~3 min on 2 cores.
+# ---- CPython's regression tests under LD_PRELOAD ----
+# Per-module results under the pool must equal glibc's; the longest of the
+# real-program runs (tests/preload/cpython.sh says which modules and why).
 test-cpython: $(MP_SO)
 	@echo "== tests: CPython's test suite under LD_PRELOAD=$(MP_SO)"
 	@sh .ci/deps.sh extra

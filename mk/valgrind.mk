@@ -22,7 +22,7 @@ VALGRIND    ?= valgrind
 # The suite runs through tests/valgrind/driver.c, built from the same
 # tests/test_*.c against a Criterion stand-in (tests/valgrind/shim/): one
 # forked child per test, so Memcheck starts once instead of once per test
-# (Criterion execs a fresh worker per test: ~1 s of CPU each under Memcheck).
+# (Criterion execs a fresh worker per test, and Memcheck's start-up is slow).
 # A child with a Memcheck error or a definite leak exits 1 and fails its test.
 VG_TEST_SRC := $(TEST_SRC) tests/valgrind/driver.c
 VG_TEST_HDR := $(TEST_HDR) tests/valgrind/shim/criterion/criterion.h
@@ -32,8 +32,8 @@ VG_SUPP     := tests/valgrind/known.supp
 # Tests left out under Memcheck (docs/testing.md, "Valgrind"):
 # it writes into a guard page on purpose (SIGSEGV plus an invalid write);
 VG_SKIP_DELIBERATE := arena/guard_page_faults_on_overflow_past_chunk
-# the two heaviest threaded mp tests (60 s and 8 s under Memcheck; TSan and
-# every native mode run them).
+# the two heaviest threaded mp tests (the slowest by far under Memcheck; TSan
+# and every native mode run them).
 VG_SKIP_SLOW ?= mp/thread_churn_keeps_memory_bounded mp/producer_consumer_frees_on_the_other_thread
 VG_SKIP := $(VG_SKIP_DELIBERATE) $(VG_SKIP_SLOW)
 

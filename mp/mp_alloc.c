@@ -27,7 +27,7 @@ void mp__misuse_init(void)
         mp__class_divc[c] = UINT64_MAX / mp__class_size[c] + 1;
     /* Why never 0 or a small value: fresh pages and most live data hold
      * zeros and small numbers in their second word. */
-    uintptr_t key = (uintptr_t)arena__os_random() | ((uintptr_t)1 << 63) | 1u;
+    uintptr_t key = (uintptr_t)ap__os_random() | ((uintptr_t)1 << 63) | 1u;
     uintptr_t none = 0;
     __atomic_compare_exchange_n(&mp__free_key, &none, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
@@ -41,13 +41,13 @@ void mp__misuse(const char *what, const void *p)
 {
     int policy = __atomic_load_n(&misuse_policy, __ATOMIC_RELAXED);
     if (policy == 0) {
-        const char *e = getenv("ARENAPOOL_MISUSE"); /* reads environ: never allocates */
+        const char *e = ap__os_getenv("ARENAPOOL_MISUSE");
         policy = e && strcmp(e, "ignore") == 0 ? 2 : 1;
         __atomic_store_n(&misuse_policy, policy, __ATOMIC_RELAXED);
     }
     if (policy == 2)
         return;
-    arena__os_fatal(what, "ptr", p, NULL, NULL);
+    ap__os_fatal(what, "ptr", p, NULL, NULL);
 }
 
 void mp__misuse_small(const void *p, uint32_t m)
@@ -82,7 +82,7 @@ MP__INLINE void *alloc_class(size_t cls)
 
 void *mp__alloc_big(size_t size)
 {
-    if (MP__LIKELY(size <= MP_MAX_SMALL))
+    if (AP__LIKELY(size <= MP_MAX_SMALL))
         return alloc_class(mp__class_of_mid(size));
     bool zeroed;
     return mp__large_alloc(size, 0, &zeroed);
@@ -110,7 +110,7 @@ void *mp_calloc(size_t n, size_t size)
              * a read buffer) would pay for every page; dropped pages read as
              * zero and become resident only where written. */
             mp_span_t *s = mp__large_at(p);
-            if (total < ((size_t)1 << 20) || arena__os_decommit(p, s->npages << MP_PAGE_SHIFT) != 0)
+            if (total < ((size_t)1 << 20) || ap__os_decommit(p, s->npages << MP_PAGE_SHIFT) != 0)
                 memset(p, 0, total);
         }
         return p;
@@ -194,8 +194,8 @@ size_t mp__usable(const void *p)
 {
     uint32_t m = mp__meta_at(p);
     size_t cls = m & 0xFFu;
-    if (MP__LIKELY(cls != 0)) {
-        if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+    if (AP__LIKELY(cls != 0)) {
+        if (AP__UNLIKELY(!mp__small_ok(p, m))) {
             mp__misuse_small(p, m);
             return 0;
         }
@@ -230,7 +230,7 @@ void *mp_realloc(void *p, size_t size)
     uint32_t m = mp__meta_at(p);
     size_t cls = m & 0xFFu, old;
     if (cls != 0) {
-        if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+        if (AP__UNLIKELY(!mp__small_ok(p, m))) {
             mp__misuse_small(p, m);
             errno = EINVAL;
             return NULL;

@@ -142,7 +142,7 @@ typedef struct fault_plan {
  * rest of the span. */
 static void plan_faults(mp_span_t *s, uintptr_t end_off, fault_plan_t *plan)
 {
-    size_t ps = arena__os_page_size();
+    size_t ps = ap__os_page_size();
     if (mp__class_size[s->cls] > MP_PAGE_SIZE || end_off <= s->backed || plan->n == 4)
         return;
     uintptr_t lo = s->backed & ~(uintptr_t)(ps - 1), hi = (end_off + ps - 1) & ~(uintptr_t)(ps - 1);
@@ -160,7 +160,7 @@ static int populate_ok = 1; /* 0 once the kernel refuses (before Linux 5.14) */
 static void run_faults(const fault_plan_t *plan)
 {
     for (size_t i = 0; i < plan->n && MP__LOAD(&populate_ok); i++)
-        if (arena__os_populate((void *)plan->lo[i], plan->hi[i] - plan->lo[i]) == EINVAL)
+        if (ap__os_populate((void *)plan->lo[i], plan->hi[i] - plan->lo[i]) == EINVAL)
             MP__STORE(&populate_ok, 0);
 }
 
@@ -198,7 +198,7 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
     size_t i = 0, size = mp__class_size[c - centrals];
     while (i < n) {
         mp_span_t *s = mp__span_at(objs[i]);
-        if (MP__UNLIKELY(!s || s->state != MP_SPAN_SMALL || (size_t)s->cls != (size_t)(c - centrals))) {
+        if (AP__UNLIKELY(!s || s->state != MP_SPAN_SMALL || (size_t)s->cls != (size_t)(c - centrals))) {
             /* Why a check here too: a pointer this span does not hold would
              * otherwise stop the run loop from advancing.  The free path
              * catches such pointers first; this is the last line. */
@@ -211,7 +211,7 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
         for (; i < n && (uintptr_t)objs[i] - lo < len; i++) {
             uintptr_t off = (uintptr_t)objs[i] - lo;
             uint64_t idx = (off * c->magic) >> MAGIC_SHIFT, bit = (uint64_t)1 << (idx % 64);
-            if (MP__UNLIKELY(idx * size != off || idx >= span_objects(s) || (s->avail[idx / 64] & bit))) {
+            if (AP__UNLIKELY(idx * size != off || idx >= span_objects(s) || (s->avail[idx / 64] & bit))) {
                 mp__misuse(idx * size != off || idx >= span_objects(s) ? "free of a pointer inside a block"
                                                                        : "double free",
                            objs[i]);

@@ -19,9 +19,7 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- Page map ---- */
 
@@ -41,10 +39,10 @@ int mp__pagemap_reserve(uintptr_t addr, size_t len)
     for (uintptr_t i = first; i <= last && !err; i++) {
         if (MP__LOAD(&mp__root[i]) != 0)
             continue;
-        size_t ps = arena__os_page_size();
+        size_t ps = ap__os_page_size();
         size_t bytes = (sizeof(mp_leaf_t) + ps - 1) & ~(ps - 1);
         void *leaf;
-        err = arena__os_map(bytes, &leaf);
+        err = ap__os_map(bytes, &leaf);
         if (!err)
             __atomic_store_n(&mp__root[i], (uintptr_t)leaf - (uintptr_t)&mp__leaf_empty,
                              __ATOMIC_RELEASE);
@@ -92,7 +90,7 @@ static void *meta_alloc_locked(size_t size)
     if ((size_t)(meta_end - meta_cur) < size) {
         size_t bytes = size > META_CHUNK ? (size + META_CHUNK - 1) & ~(META_CHUNK - 1) : META_CHUNK;
         void *chunk;
-        if (arena__os_map(bytes, &chunk) != 0)
+        if (ap__os_map(bytes, &chunk) != 0)
             return NULL;
         MP__ADD(&mp__stat_mapped, bytes);
         meta_cur = chunk;
@@ -138,13 +136,7 @@ void mp__span_delete(mp_span_t *s)
 
 uint64_t mp__now_ms(void)
 {
-    struct timespec ts;
-#ifdef CLOCK_MONOTONIC_COARSE
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-#else
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + MP__LOAD(&mp__clock_skew_ms);
+    return ap__os_now_ms() + MP__LOAD(&mp__clock_skew_ms);
 }
 
 /* ---- Page heap ---- */
@@ -293,7 +285,7 @@ static bool unmap_span(mp_span_t *s)
     /* Out of the page map before the address space goes: once unmapped, the
      * range may be mapped again at once by another thread's grow. */
     take_free(s);
-    if (arena__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0) {
+    if (ap__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0) {
         add_free(s, s->page, s->npages, was, s->stamp);
         return false;
     }
@@ -307,7 +299,7 @@ static bool unmap_span(mp_span_t *s)
 static size_t decommit(mp_span_t *s)
 {
     size_t bytes = span_bytes(s);
-    if (arena__os_decommit((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
+    if (ap__os_decommit((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
         return 0;
     uint8_t was = s->committed;
     list_remove(list_for(s), s);
@@ -427,16 +419,16 @@ static mp_span_t *find_free(size_t n, size_t align)
 
 /* Why huge pages only when asked: a transparent huge page is resident as a
  * whole, so a program that touches a few bytes of a region holds 2 MiB, and
- * the kernel's compaction to find them costs real programs time (a python
- * churn ran 1.2x slower with them).  glibc and mimalloc leave them off by
- * default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
+ * the kernel's compaction to find them costs real programs time (the python
+ * churn benchmark, bench/py_churn.py, runs slower with them).  glibc and
+ * mimalloc leave them off by default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
  * that fill what they allocate and fault a lot. */
 static int thp_wanted = -1; /* -1 until read */
 
 static bool thp_on(void)
 {
     if (thp_wanted < 0) {
-        const char *e = getenv("ARENAPOOL_THP"); /* reads environ: never allocates */
+        const char *e = ap__os_getenv("ARENAPOOL_THP");
         thp_wanted = e && e[0] == '1';
     }
     return thp_wanted;
@@ -450,14 +442,14 @@ static int grow(size_t n, size_t align, mp_span_t *r)
     size_t bytes = pages << MP_PAGE_SHIFT;
     size_t al = align << MP_PAGE_SHIFT;
     void *mem;
-    if (arena__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, &mem) != 0)
+    if (ap__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, &mem) != 0)
         return ENOMEM;
     if (mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
-        arena__os_unmap(mem, bytes);
+        ap__os_unmap(mem, bytes);
         return ENOMEM;
     }
     if (thp_on())
-        (void)arena__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
+        (void)ap__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
     MP__ADD(&mp__stat_mapped, bytes);
     add_free(r, (uintptr_t)mem >> MP_PAGE_SHIFT, pages, SPAN_FRESH, mp__now_ms());
     return 0;
@@ -640,13 +632,13 @@ int mp__page_move(mp_span_t *s, size_t n)
     void *mem;
     if (!r)
         return ENOMEM;
-    if (arena__os_map_aligned(bytes, MP_REGION_ALIGN, &mem) != 0) {
+    if (ap__os_map_aligned(bytes, MP_REGION_ALIGN, &mem) != 0) {
         mp__span_delete(r);
         return ENOMEM;
     }
     int err = mp__pagemap_reserve((uintptr_t)mem, bytes);
     if (err) {
-        arena__os_unmap(mem, bytes);
+        ap__os_unmap(mem, bytes);
         mp__span_delete(r);
         return err;
     }
@@ -656,17 +648,17 @@ int mp__page_move(mp_span_t *s, size_t n)
     pthread_mutex_lock(&heap_lock);
     clear_bounds(s);
     pthread_mutex_unlock(&heap_lock);
-    err = arena__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
+    err = ap__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
     if (err) {
         pthread_mutex_lock(&heap_lock);
         set_bounds(s);
         pthread_mutex_unlock(&heap_lock);
-        arena__os_unmap(mem, bytes);
+        ap__os_unmap(mem, bytes);
         mp__span_delete(r);
         return err;
     }
     if (thp_on())
-        (void)arena__os_hugepage(mem, bytes);
+        (void)ap__os_hugepage(mem, bytes);
     pthread_mutex_lock(&heap_lock);
     s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
     s->npages = n;
@@ -708,7 +700,7 @@ void mp__page_totals(size_t *free_resident, size_t *free_all)
 #if ARENAPOOL_DEBUG >= 3
 static void check_fail(const char *what, uintptr_t page, const mp_span_t *s)
 {
-    arena__os_fatal(what, "page", (const void *)(page << MP_PAGE_SHIFT), "span", s);
+    ap__os_fatal(what, "page", (const void *)(page << MP_PAGE_SHIFT), "span", s);
 }
 
 /* Walk every page-map entry and check it against the span it names; then

@@ -200,7 +200,7 @@ static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
     b->max += batch;
 }
 
-MP__NOINLINE void *mp__alloc_slow(size_t cls)
+AP__NOINLINE void *mp__alloc_slow(size_t cls)
 {
     mp_tcache_t *tc = mp__tc;
     void *p = NULL;
@@ -243,7 +243,7 @@ out:
     return p;
 }
 
-MP__NOINLINE void mp__free_slow(void *p, size_t cls)
+AP__NOINLINE void mp__free_slow(void *p, size_t cls)
 {
     if (cls == 0) { /* NULL, a large block, or not ours */
         mp__free_nonsmall(p);
@@ -254,11 +254,11 @@ MP__NOINLINE void mp__free_slow(void *p, size_t cls)
      * mp_free_sized trusts the caller's size; here it costs nothing. */
 #if MP_FAST_CHECKS
     uint32_t m = mp__meta_at(p);
-    if (MP__UNLIKELY((m & 0xFFu) != cls)) {
+    if (AP__UNLIKELY((m & 0xFFu) != cls)) {
         mp__misuse("mp_free_sized: size does not match the block", p);
         return;
     }
-    if (MP__UNLIKELY(!mp__small_ok(p, m))) {
+    if (AP__UNLIKELY(!mp__small_ok(p, m))) {
         mp__misuse_small(p, m);
         return;
     }

@@ -18,7 +18,7 @@
  * Used by programs through pool.h; uses only the public arena API.
  */
 #include "pool.h"
-#include "os.h"
+#include "ap_os.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,13 +69,13 @@ static bool check_pool(const pool_t *p)
 #if ARENAPOOL_DEBUG
     /* Asked before reading *p: a pool ended with its arena may be unmapped. */
     if (p != NULL && !arena__debug_alive(p, ARENA__KIND_POOL))
-        arena__os_fatal("use of a pool that was destroyed or ended with its arena (arena reset, "
-                        "destroyed, or rewound to before pool_create)",
-                        "pool", p, NULL, NULL);
+        ap__os_fatal("use of a pool that was destroyed or ended with its arena (arena reset, "
+                     "destroyed, or rewound to before pool_create)",
+                     "pool", p, NULL, NULL);
 #endif
     if (ARENA__UNLIKELY(p == NULL || p->h.magic != POOL__MAGIC)) {
         if (CHECKED)
-            arena__os_fatal("use of a NULL, destroyed or invalid pool", "pool", p, NULL, NULL);
+            ap__os_fatal("use of a NULL, destroyed or invalid pool", "pool", p, NULL, NULL);
         return false;
     }
     return true;
@@ -84,8 +84,8 @@ static bool check_pool(const pool_t *p)
 #if ARENAPOOL_HARDENED
 static _Noreturn void corrupt(const pool_t *p, const void *slot)
 {
-    arena__os_fatal("pool free list is corrupted (use after free or overflow?)", "pool", p,
-                    "slot", slot);
+    ap__os_fatal("pool free list is corrupted (use after free or overflow?)", "pool", p,
+                 "slot", slot);
 }
 #endif
 
@@ -210,7 +210,7 @@ static void slab_dropped(void *arg)
         return;
     slab_t *s = p->newest;
     if (s == NULL)
-        arena__os_fatal("pool slab callbacks out of step with the slabs", "pool", p, NULL, NULL);
+        ap__os_fatal("pool slab callbacks out of step with the slabs", "pool", p, NULL, NULL);
     p->newest = s->prev;
     if (s->prev)
         s->prev->next = NULL;
@@ -370,7 +370,7 @@ static void *refill(pool_t *p)
 
 /* ---- Allocation ---- */
 
-ARENA__NOINLINE ARENA__COLD void *pool__alloc_slow(pool_t *p)
+AP__NOINLINE AP__COLD void *pool__alloc_slow(pool_t *p)
 {
     if (!check_pool(p)) {
         errno = EINVAL;
@@ -379,7 +379,7 @@ ARENA__NOINLINE ARENA__COLD void *pool__alloc_slow(pool_t *p)
     return refill(p);
 }
 
-ARENA__NOINLINE ARENA__COLD void pool__free_slow(pool_t *p, void *obj)
+AP__NOINLINE AP__COLD void pool__free_slow(pool_t *p, void *obj)
 {
     if (obj == NULL || !check_pool(p))
         return;
@@ -447,7 +447,7 @@ void pool__free_checked(pool_t *p, void *obj)
     size_t slot = p->h.slot;
     if (s == NULL || (size_t)((char *)obj - s->start) % slot != 0 ||
         (char *)obj >= s->start + s->carved * slot)
-        arena__os_fatal("pool_free of a pointer this pool did not hand out", "pool", p, "ptr", obj);
+        ap__os_fatal("pool_free of a pointer this pool did not hand out", "pool", p, "ptr", obj);
     uintptr_t *c = canary_word(p, obj);
     bool dbl;
     if (c) {
@@ -457,9 +457,9 @@ void pool__free_checked(pool_t *p, void *obj)
         dbl = on_free_list(p, obj);
     }
     if (dbl)
-        arena__os_fatal("double free in pool (the slot is free: freed before, or never handed "
-                        "out)",
-                        "pool", p, "ptr", obj);
+        ap__os_fatal("double free in pool (the slot is free: freed before, or never handed "
+                     "out)",
+                     "pool", p, "ptr", obj);
 #if ARENAPOOL_DEBUG >= 2
     memset(obj, 0xDF, slot);
 #endif
@@ -526,7 +526,7 @@ pool_t *pool_create(arena_t *a, size_t obj_size, size_t align)
         p->node_cap = NODE_MAX;
     p->h.slot = slot;
     p->h.magic = POOL__MAGIC;
-    p->h.key = ARENAPOOL_HARDENED ? (uintptr_t)arena__os_random() : 0;
+    p->h.key = ARENAPOOL_HARDENED ? (uintptr_t)ap__os_random() : 0;
     p->arena = a;
     p->own_arena = own;
     p->align = align;

@@ -105,8 +105,9 @@ ARENA__MALLOC static inline void *pool_alloc(pool_t *p)
 #if ARENAPOOL_DEBUG || ARENAPOOL_HARDENED
     return pool__alloc_checked(p);
 #else
-    /* Fast path budget: 5 instructions, one branch, no call, no atomics, and
-     * no load from the object itself (so a cold slot costs no dependent miss). */
+    /* Fast path budget: 6 instructions, one branch, no call, no atomics, and
+     * no load from the object itself (so a cold slot costs no dependent miss).
+     * With pool_free: 12-13 (bench/results/instr.md, make bench-instr). */
     struct pool__head *h = (struct pool__head *)p;
     size_t n = h->n;
     void *obj = h->hot[n];
@@ -131,7 +132,7 @@ static inline void pool_free(pool_t *p, void *obj)
 #if ARENAPOOL_DEBUG || ARENAPOOL_HARDENED
     pool__free_checked(p, obj);
 #else
-    /* Fast path budget: 5 instructions, one branch.  A NULL obj needs no test:
+    /* Fast path budget: 6 instructions, one branch.  A NULL obj needs no test:
      * it is stacked like any slot and skipped when it reaches the top. */
     struct pool__head *h = (struct pool__head *)p;
     size_t n = h->n;

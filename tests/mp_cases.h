@@ -342,7 +342,7 @@ static inline void mpc_case_trim_while_running(int ops)
     pthread_join(tr, NULL);
 }
 
-/* ---- Aligned and large blocks across threads (issue 10) ---- */
+/* ---- Aligned and large blocks across threads ---- */
 
 /* Header word: size * 2 (+1 when aligned); then the address pattern in the
  * first and last 256 bytes and in one byte of every 4 KiB page, so a block

@@ -22,7 +22,7 @@
 /* Pages of [p, p+n) that are resident (mincore), p page aligned. */
 static size_t resident_pages(void *p, size_t n)
 {
-    size_t ps = arena__os_page_size();
+    size_t ps = ap__os_page_size();
     size_t pages = (n + ps - 1) / ps;
     unsigned char *vec = calloc(pages, 1);
     cr_assert(vec);
@@ -52,7 +52,7 @@ static void span_range(const void *p, char **lo, size_t *len)
  * program is about to write them).  Span space nobody took stays unbacked. */
 Test(mp_heap, only_handed_out_objects_are_pre_faulted)
 {
-    size_t n = 4 * KiB, ps = arena__os_page_size();
+    size_t n = 4 * KiB, ps = ap__os_page_size();
     enum { N = 40 };
     char *p[N];
     size_t cls = mp__class_of(n), batch = mp__class_batch[cls];
@@ -91,7 +91,7 @@ Test(mp_heap, only_handed_out_objects_are_pre_faulted)
  * block, so it is not pre-faulted (only the pages written are resident). */
 Test(mp_heap, one_object_spans_are_not_pre_faulted)
 {
-    size_t n = 200 * KiB, ps = arena__os_page_size();
+    size_t n = 200 * KiB, ps = ap__os_page_size();
     char *p = mp_alloc(n), *lo;
     size_t span;
     cr_assert(p);
@@ -269,19 +269,19 @@ Test(mp_heap, os_hugepage_is_a_hint_that_keeps_contents)
 {
     size_t n = (size_t)4 << 20;
     unsigned char *m;
-    cr_assert_eq(arena__os_map(n, (void **)&m), 0);
+    cr_assert_eq(ap__os_map(n, (void **)&m), 0);
     m[0] = 7;
-    int rc = arena__os_hugepage(m, n);
+    int rc = ap__os_hugepage(m, n);
     cr_assert(rc == 0 || rc == EINVAL, "0, or EINVAL where unsupported: got %d", rc);
     cr_assert_eq(m[0], 7);
     cr_assert_eq(m[n - 1], 0);
     m[n - 1] = 9;
     cr_assert_eq(m[n - 1], 9);
     errno = 0;
-    cr_assert_eq(arena__os_hugepage(NULL, n), EINVAL);
-    cr_assert_eq(arena__os_hugepage(m, 0), EINVAL);
+    cr_assert_eq(ap__os_hugepage(NULL, n), EINVAL);
+    cr_assert_eq(ap__os_hugepage(m, 0), EINVAL);
     cr_assert_eq(errno, 0, "errno is left alone");
-    cr_assert_eq(arena__os_unmap(m, n), 0);
+    cr_assert_eq(ap__os_unmap(m, n), 0);
 }
 
 /* Whether the mapping holding p was advised MADV_HUGEPAGE ("hg" in its
@@ -332,9 +332,9 @@ static int thp_visible(void)
 {
     size_t n = (size_t)2 << 20;
     void *m;
-    cr_assert_eq(arena__os_map(n, &m), 0);
-    int ok = arena__os_hugepage(m, n) == 0 && advised_huge(m) == 1;
-    cr_assert_eq(arena__os_unmap(m, n), 0);
+    cr_assert_eq(ap__os_map(n, &m), 0);
+    int ok = ap__os_hugepage(m, n) == 0 && advised_huge(m) == 1;
+    cr_assert_eq(ap__os_unmap(m, n), 0);
     return ok;
 }
 

@@ -1,5 +1,5 @@
 /*
- * test_mp_os.c - the memory pool around the OS (issue 10, items 1-7), through
+ * test_mp_os.c - the memory pool around the OS, through
  * the public API only so the tests survive a rewrite of the page heap:
  * aligned blocks of every alignment from 16 KiB to 1 MiB kept live between
  * large blocks (usable size and realloc keep every byte), address space given
@@ -195,8 +195,9 @@ Test(mp_os, aligned_blocks_between_large_blocks_keep_usable_size_and_data, .time
     cr_assert_eq(s1.in_use, s0.in_use, "nothing leaked: in_use %zu, at start %zu", s1.in_use, s0.in_use);
 }
 
-/* The reproducer of issue 10, item 1, blocks kept live: each large block
- * is checked after its aligned neighbour arrives, then all are grown. */
+/* The page-map collision between a large block and an aligned neighbour,
+ * blocks kept live: each large block is checked after its aligned neighbour
+ * arrives, then all are grown. */
 Test(mp_os, large_block_survives_a_16k_aligned_neighbour)
 {
     enum { N = 64 };
@@ -373,10 +374,10 @@ static as_result_t as_run(int use_mp, size_t fill, size_t headroom, size_t map_b
     return r;
 }
 
-/* Issue 10, item 2, scaled to run in seconds: under RLIMIT_AS = VmSize +
- * 600 MiB, 400 MiB of 3000-byte blocks are allocated and freed (no trim);
- * then the same bytes must fit as 1 MiB blocks, and a plain 128 MiB mmap
- * beside them.  glibc's malloc does the same in a child of its own. */
+/* Address space given back, scaled to run in seconds: under RLIMIT_AS =
+ * VmSize + 600 MiB, 400 MiB of 3000-byte blocks are allocated and freed (no
+ * trim); then the same bytes must fit as 1 MiB blocks, and a plain 128 MiB
+ * mmap beside them.  glibc's malloc does the same in a child of its own. */
 Test(mp_os, address_space_limit_fits_the_same_bytes_after_frees, .timeout = 180)
 {
     if (MPOS_ASAN || MPOS_VALGRIND)

@@ -97,7 +97,6 @@ int main(int argc, char **argv)
     }
     arena_destroy(a);
 
-#if ALLOCATOR_HAVE_MP
     allocator_t mp = allocator_from_mp();
     for (int r = 0; r < runs; r++) {
         L = lua_newstate(lua_hook, &mp);
@@ -108,7 +107,6 @@ int main(int argc, char **argv)
         fails += !(got && strcmp(got, want) == 0);
         free(got);
     }
-#endif
     printf("lua_hook: %s\n", fails ? "FAILED" : "ok");
     return fails != 0;
 }

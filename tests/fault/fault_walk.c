@@ -16,6 +16,7 @@
  * library compiled with -DARENAPOOL_FAULT_INJECT and ASan/UBSan (+ LSan).
  */
 #include "arena.h"
+#include "mp.h"
 #include "pool.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-long arena__os_fail_nth_map(long k); /* os.h: the test seam */
+long ap__os_fail_nth_map(long k); /* ap_os.h: the test seam */
 
 /* ---- mmap accounting (link with -Wl,--wrap=mmap,--wrap=munmap) ---- */
 
@@ -391,9 +392,6 @@ static void capped_phase(void)
     forget_blocks_from(base);
 }
 
-#ifdef HAVE_MP
-#include "mp.h"
-
 /* The memory pool: small blocks (spans from the page heap), large blocks
  * (mappings of their own), an over-aligned block, calloc and a realloc that
  * moves from a size class to a large mapping.  It keeps memory between runs
@@ -436,7 +434,6 @@ static void mp_phase(void)
     REQUIRE(s1.in_use == s0.in_use);
     mp_trim();
 }
-#endif
 
 /* One run of the workload with the k-th mapping armed (k < 0: none).
  * Returns the number of mappings the run made. */
@@ -446,10 +443,8 @@ static long run(long k)
     nblocks = 0;
     ndefers = 0;
     memset(defer_runs, 0, sizeof defer_runs);
-    arena__os_fail_nth_map(k);
-#ifdef HAVE_MP
+    ap__os_fail_nth_map(k);
     mp_phase();
-#endif
     long long mapped_before = live_mapped;
 
     arena_t *a;
@@ -466,7 +461,7 @@ static long run(long k)
     for (size_t i = 0; i < before; i++)
         REQUIRE(defer_runs[i] == 1);
 
-    long made = arena__os_fail_nth_map(-1);
+    long made = ap__os_fail_nth_map(-1);
     if (live_mapped != mapped_before)
         die(__LINE__, "mapped bytes leaked");
     return made;

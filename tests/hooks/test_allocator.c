@@ -75,10 +75,8 @@ int main(void)
 
     allocator_t lc = allocator_from_libc();
     grow_and_check(&lc);
-#if ALLOCATOR_HAVE_MP
     allocator_t mp = allocator_from_mp();
     grow_and_check(&mp);
-#endif
 
     /* Pool allocator: slots up to the slot size, reused LIFO, bigger refused. */
     pool_t *pl = pool_create(a, 48, 0);

@@ -1,4 +1,5 @@
-// consumer.cpp - the installed C++ header, in its installed form, through pkg-config.
+// consumer.cpp - the installed C++ header (C++17), in its installed form, through
+// pkg-config; run.sh also checks that -std=c++14 stops at its #error.
 #include <arenapool/arenapool.hpp>
 
 #include <cstdio>

@@ -50,6 +50,9 @@ $CC -std=c11 -Wall -Wextra -Werror $cflags tests/install/consumer.c \
 if [ -e "$dest/usr/include/arenapool/arenapool.hpp" ] && command -v g++ >/dev/null; then
   g++ -std=c++17 -Wall -Wextra -Werror $cflags tests/install/consumer.cpp $libs -o "$tmp/cxx"
   LD_LIBRARY_PATH="$lib" "$tmp/cxx" || fail "C++ consumer"
+  # An older standard stops at the header's #error, which says why.
+  ! g++ -std=c++14 -fsyntax-only $cflags tests/install/consumer.cpp 2>"$tmp/cxx14.log" || fail "C++14 accepted arenapool.hpp"
+  grep -q 'arenapool.hpp needs C++17' "$tmp/cxx14.log" || fail "C++14: no '#error \"arenapool.hpp needs C++17\"'"
 fi
 
 # CMake: find_package(arenapool CONFIG) from the installed tree (tests/install/cmake/).

@@ -12,9 +12,8 @@
 # allocator.  Each run goes through a one-line wrapper that sets SIGINT back
 # to SIG_DFL before exec, as an interactive shell would.
 #
-# Modules: memory-heavy ones from issue 10.  Left out for time: test_io
-# (33 s alone on the 2-core reference machine, more than all of the others
-# with -j2 together).  CPYTHON_TESTS="..." overrides the list.
+# Modules: memory-heavy ones.  Left out for time: test_io (alone it takes
+# longer than all of the others with -j2 together).  CPYTHON_TESTS="..." overrides the list.
 set -eu
 [ $# -eq 1 ] || { echo "usage: $0 path/to/libarenapool_malloc.so" >&2; exit 2; }
 SO=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")

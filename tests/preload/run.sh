@@ -48,7 +48,7 @@ gcc -O2 -Wall -Werror -o "$TMP/semantics" "$HERE/semantics.c"
 compare semantics "$TMP/semantics"
 
 # ---- malloc_trim, mallinfo2/mallinfo, mallopt; posix_memalign beside large
-# blocks; large realloc growth (issue 10): every check prints ok or FAIL ----
+# blocks; large realloc growth: every check prints ok or FAIL ----
 gcc -O2 -Wall -Wextra -Werror -pthread -o "$TMP/trim_info" "$HERE/trim_info.c"
 compare trim_info "$TMP/trim_info"
 

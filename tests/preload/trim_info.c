@@ -1,7 +1,7 @@
 /*
  * trim_info.c - malloc_trim, mallinfo2, mallinfo and mallopt as a program
- * sees them (issue 10, item 7), plus the page-map collision of item 1 and a
- * large realloc growth, all through the malloc family.  Prints one
+ * sees them, plus the page-map collision of a large block with an aligned
+ * neighbour and a large realloc growth, all through the malloc family.  Prints one
  * "name: ok" or "name: FAIL (...)" line per check and exits 1 on a failure,
  * so run.sh can demand the same lines under glibc and under the preload.
  *

@@ -769,8 +769,9 @@ int main(int argc, char **argv)
     int fail = atomic_load(&g_failures) != 0;
     size_t warm = n / 3;
     if (n >= 3) {
-        /* Why 30: the memory pool's caches fill for the first ~10 s, so in a
-         * shorter run the thirds still see warm-up; report, do not judge. */
+        /* Why 30: the memory pool's caches keep filling for the first part
+         * of a run, so in a shorter one the thirds still see warm-up; report,
+         * do not judge. */
         int g = grows("rss", v, n, offsetof(sample_t, rss));
         g |= grows("mapped", v, n, offsetof(sample_t, mapped));
         if (n >= MIN_GROWTH_SAMPLES)

@@ -2,8 +2,8 @@
  * criterion.h - a minimal stand-in for Criterion, used only by `make valgrind`.
  *
  * Why: a Criterion worker is a fresh exec of the test binary, and Memcheck
- * spends ~1 s of CPU starting each one (debug info of the ~20 shared libraries
- * Criterion pulls in), ~150 s for the suite before a test runs.  With this
+ * reads the debug info of the ~20 shared libraries Criterion pulls in each
+ * time it starts one, which for the whole suite costs more than the tests.  With this
  * header the same tests/test_*.c build into a plain driver
  * (tests/valgrind/driver.c) that forks one child per test, so Memcheck starts
  * once.  Only what the suites use is provided: Test, TestSuite (.init, .fini),

@@ -1,5 +1,6 @@
 /*
- * os_posix.c - POSIX implementation of os.h: mmap, munmap, madvise, mprotect.
+ * ap_os_posix.c - POSIX implementation of ap_os.h: mmap, munmap, madvise,
+ * mprotect, getenv, clock_gettime and write(2) for fatal reports.
  *
  * Owns no state but the cached page size (and, in fault-injection builds, the
  * armed failure counter).  Every function returns 0 or an errno value and
@@ -12,7 +13,7 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
-#include "os.h"
+#include "ap_os.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -34,7 +35,7 @@
 
 static _Atomic size_t page_size_cache;
 
-size_t arena__os_page_size(void)
+size_t ap__os_page_size(void)
 {
     size_t ps = atomic_load_explicit(&page_size_cache, memory_order_relaxed);
     if (ps == 0) {
@@ -50,7 +51,7 @@ size_t arena__os_page_size(void)
 static _Atomic long fail_at = -1;
 static _Atomic long map_calls;
 
-long arena__os_fail_nth_map(long k)
+long ap__os_fail_nth_map(long k)
 {
     long made = atomic_exchange(&map_calls, 0);
     atomic_store(&fail_at, k);
@@ -83,16 +84,16 @@ static int raw_map(size_t size, void **out)
     return 0;
 }
 
-int arena__os_map(size_t size, void **out)
+int ap__os_map(size_t size, void **out)
 {
-    if (size == 0 || (size & (arena__os_page_size() - 1)) != 0)
+    if (size == 0 || (size & (ap__os_page_size() - 1)) != 0)
         return EINVAL;
     return raw_map(size, out);
 }
 
-int arena__os_map_aligned(size_t size, size_t align, void **out)
+int ap__os_map_aligned(size_t size, size_t align, void **out)
 {
-    size_t ps = arena__os_page_size();
+    size_t ps = ap__os_page_size();
     if (size == 0 || (size & (ps - 1)) || align < ps || (align & (align - 1)))
         return EINVAL;
     if (align == ps)
@@ -117,7 +118,7 @@ int arena__os_map_aligned(size_t size, size_t align, void **out)
     return 0;
 }
 
-int arena__os_unmap(void *p, size_t size)
+int ap__os_unmap(void *p, size_t size)
 {
     if (p == NULL || size == 0)
         return EINVAL;
@@ -140,9 +141,9 @@ static int advise(void *p, size_t size, int advice)
     return rc == 0 ? 0 : err;
 }
 
-int arena__os_decommit(void *p, size_t size) { return advise(p, size, MADV_DONTNEED); }
+int ap__os_decommit(void *p, size_t size) { return advise(p, size, MADV_DONTNEED); }
 
-int arena__os_populate(void *p, size_t size)
+int ap__os_populate(void *p, size_t size)
 {
 #ifdef MADV_POPULATE_WRITE
     return advise(p, size, MADV_POPULATE_WRITE);
@@ -153,7 +154,7 @@ int arena__os_populate(void *p, size_t size)
 #endif
 }
 
-int arena__os_move(void *from, size_t size, void *to)
+int ap__os_move(void *from, size_t size, void *to)
 {
     if (from == NULL || to == NULL || size == 0)
         return EINVAL;
@@ -170,7 +171,7 @@ int arena__os_move(void *from, size_t size, void *to)
 #endif
 }
 
-int arena__os_hugepage(void *p, size_t size)
+int ap__os_hugepage(void *p, size_t size)
 {
 #ifdef MADV_HUGEPAGE
     return advise(p, size, MADV_HUGEPAGE);
@@ -190,8 +191,8 @@ static int protect(void *p, size_t size, int prot)
     return rc == 0 ? 0 : err;
 }
 
-int arena__os_protect_none(void *p, size_t size) { return protect(p, size, PROT_NONE); }
-int arena__os_protect_rw(void *p, size_t size) { return protect(p, size, PROT_READ | PROT_WRITE); }
+int ap__os_protect_none(void *p, size_t size) { return protect(p, size, PROT_NONE); }
+int ap__os_protect_rw(void *p, size_t size) { return protect(p, size, PROT_READ | PROT_WRITE); }
 
 /* ---- Fatal reports: write(2) only ---- */
 
@@ -217,8 +218,8 @@ static size_t put_ptr(char *buf, size_t at, size_t cap, const void *p)
     return at;
 }
 
-_Noreturn void arena__os_fatal(const char *what, const char *name1, const void *p1,
-                               const char *name2, const void *p2)
+_Noreturn void ap__os_fatal(const char *what, const char *name1, const void *p1,
+                            const char *name2, const void *p2)
 {
     char buf[512];
     size_t at = put_str(buf, 0, sizeof buf, "arenapool: ");
@@ -242,7 +243,23 @@ _Noreturn void arena__os_fatal(const char *what, const char *name1, const void *
     abort();
 }
 
-uint64_t arena__os_random(void)
+/* ---- Environment and clock ---- */
+
+/* Why getenv is safe here: glibc's and musl's read environ in place. */
+const char *ap__os_getenv(const char *name) { return getenv(name); }
+
+uint64_t ap__os_now_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t ap__os_random(void)
 {
     static _Atomic uint64_t counter;
     struct timespec ts;

@@ -1,5 +1,7 @@
 /*
- * arenapool.hpp - std::allocator-compatible adapters over arenas and pools.
+ * arenapool.hpp - std::allocator-compatible adapters over arenas and pools
+ * (C++17).  Sits above the C layers it adapts: it includes arena.h and
+ * pool.h, and nothing below includes it.
  *
  *   arenapool::arena_allocator<T>  every allocate() bumps in an arena_t;
  *       deallocate() is a no-op (memory returns with arena_rewind/reset/destroy).
@@ -29,6 +31,12 @@
  */
 #ifndef ARENAPOOL_HPP
 #define ARENAPOOL_HPP
+
+#ifndef __cplusplus
+#error "arenapool.hpp is a C++ header: C programs include arena.h and pool.h"
+#elif __cplusplus < 201703L
+#error "arenapool.hpp needs C++17"
+#endif
 
 #include "arena.h"
 #include "pool.h"
