@@ -1,12 +1,14 @@
 /*
  * report.c - merge the result lines of every benchmark binary and run into
  * one table per workload (median over runs, ns/op, ratio to glibc, spread,
- * peak RSS, bytes mapped vs requested, frame-time statistics), check the
- * targets of issues 2, 3 and 4, and write the Markdown (also printed), the
- * JSON and the gnuplot data and script for the chart.
+ * peak RSS, bytes mapped vs requested, frame-time statistics), judge the
+ * speed and memory targets (full runs only: the QUICK sizes are not the ones
+ * the targets were set for), and write the Markdown, the JSON and the
+ * gnuplot data and script for the chart.  A full run prints the Markdown; a
+ * QUICK run prints a short matrix of ns/op, since it is a smoke test.
  *
  *   report --raw FILE --md OUT.md --json OUT.json --dat CHART.dat --gp CHART.gp
- *          --svg CHART.svg [--meta KEY=VALUE]... [--skipped "names"]
+ *          --svg CHART.svg [--quick] [--meta KEY=VALUE]... [--skipped "names"]
  */
 #include "harness.h"
 
@@ -43,6 +45,8 @@ static char *meta_k[MAX_META], *meta_v[MAX_META];
 static int nmeta;
 static char malloc_from[NC][256];
 static const char *skipped = "";
+static int quick;                /* --quick: the sizes of bench_params(1) */
+static bench_params_t params;
 
 static int cidx(const char *name)
 {
@@ -166,6 +170,7 @@ static void load(const char *path)
                 x->max = fmax(x->max, x->ns[i]);
             }
             x->op = median(x->pop, x->n);
+
             x->cpu_med = median(x->cpu, x->n);
             x->w50 = median(x->fw50, x->n);
             x->w99 = median(x->fw99, x->n);
@@ -195,6 +200,131 @@ static void human(char *b, size_t n, double bytes)
         snprintf(b, n, "%.1f MiB", bytes / (1024.0 * 1024));
     else
         snprintf(b, n, "%.0f KiB", bytes / 1024.0);
+}
+
+/* ---- Headings ---- */
+
+/* v with a space between groups of three digits ("65 536"), in one of a few
+ * rotating buffers so that one heading can hold several. */
+static const char *num(size_t v)
+{
+    static char bufs[8][32];
+    static unsigned next;
+    char *b = bufs[next++ % 8], t[32];
+    int n = snprintf(t, sizeof t, "%zu", v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            b[o++] = ' ';
+        b[o++] = t[i];
+    }
+    b[o] = '\0';
+    return b;
+}
+
+static size_t mib(size_t bytes) { return bytes >> 20; }
+
+/* The heading of workload w, with the sizes this run used (bench_params of
+ * the run's mode), so a QUICK table does not claim the full sizes. */
+static const char *heading(int w)
+{
+    static char b[256];
+    const bench_params_t *p = &params;
+    /* bench/py_run.py's step counts. */
+    const char *py_steps = quick ? "10 000" : "600 000";
+    switch (w) {
+    case W_BULK_SMALL:
+        snprintf(b, sizeof b, "Bulk free: %s objects of 16-64 B, then all freed at once", num(p->bulk_n));
+        break;
+    case W_BULK:
+        snprintf(b, sizeof b, "Bulk free: %s objects of 8-256 B, then all freed at once", num(p->bulk_n));
+        break;
+    case W_SERVER:
+        snprintf(b, sizeof b,
+                 "Per-request server: %s requests; parse request line + headers, build response, cleanup",
+                 num(p->srv_requests));
+        break;
+    case W_FRAME:
+        snprintf(b, sizeof b,
+                 "Game frame loop: %s frames of %s transient allocs of 16-512 B + %s particle spawns",
+                 num(p->frames), num(p->frame_allocs), num(p->frame_spawns));
+        break;
+    case W_CHURN:
+        snprintf(b, sizeof b, "Fixed-size churn: 64 B objects, live set %s, %s free+alloc pairs in random order",
+                 num(p->churn_live), num(p->churn_pairs));
+        break;
+    case W_SCOPES:
+        snprintf(b, sizeof b, "Nested scopes, depths 1-8, 6 allocations of 16-128 B per scope, %s passes",
+                 num(p->scope_reps));
+        break;
+    case W_MP_BURST:
+        snprintf(b, sizeof b, "mp 1: %s x 32 B, every fourth freed at once, rest at the end; %u round%s",
+                 num(p->mp_burst_n), p->mp_burst_rounds, p->mp_burst_rounds == 1 ? "" : "s");
+        break;
+    case W_MP_THREADS:
+        snprintf(b, sizeof b,
+                 "mp 2: 2 threads x %s random 8-256 B, 75 %% chance to free a random live block; %u round%s",
+                 num(p->mp_thr_n), p->mp_thr_rounds, p->mp_thr_rounds == 1 ? "" : "s");
+        break;
+    case W_MP_MIXED:
+        snprintf(b, sizeof b, "mp 3: %s allocs of {16..2048} B, 20 freed every 100th; %u round%s",
+                 num(p->mp_mixed_n), p->mp_mixed_rounds, p->mp_mixed_rounds == 1 ? "" : "s");
+        break;
+    case W_MP_PAIR16:
+    case W_MP_PAIR64:
+    case W_MP_PAIR256:
+    case W_MP_PAIR4096:
+        snprintf(b, sizeof b, "mp 4: steady alloc/free pair loop, %s pairs of %d B", num(p->mp_pairs),
+                 w == W_MP_PAIR16 ? 16 : w == W_MP_PAIR64 ? 64 : w == W_MP_PAIR256 ? 256 : 4096);
+        break;
+    case W_MP_XTHREAD:
+        snprintf(b, sizeof b, "mp 5: producer/consumer threads, %s blocks, every one freed by the other thread",
+                 num(p->mp_xthread_n));
+        break;
+    case W_OS_PARTIAL:
+        snprintf(b, sizeof b,
+                 "OS 1: %s blocks of 100 000 B, only the first 4 KiB of each written (peak RSS is the result)",
+                 num(p->os_partial_n));
+        break;
+    case W_OS_REALLOC:
+        snprintf(b, sizeof b, "OS 2: one block grown by realloc from 1 MiB to %zu MiB in 1 MiB steps",
+                 mib(p->os_realloc_max));
+        break;
+    case W_OS_CALLOC:
+        snprintf(b, sizeof b, "OS 3: %s blocks of 5-25 MiB from calloc, each read and freed", num(p->os_calloc_n));
+        break;
+    case W_OS_TRIM:
+        snprintf(b, sizeof b,
+                 "OS 4: 2 threads allocate and free %zu MiB each, then malloc_trim(0) (mp: mp_trim): RSS after",
+                 mib(p->os_trim_bytes));
+        break;
+    case W_OS_RLIMIT:
+        snprintf(b, sizeof b,
+                 "OS 5: RLIMIT_AS = VmSize + %zu MiB; %zu MiB of 3000 B blocks freed, then 1 MiB blocks and a "
+                 "%zu MiB mmap: MiB that fit",
+                 mib(p->os_rlimit_fill + p->os_rlimit_fill / 2), mib(p->os_rlimit_fill), mib(p->os_rlimit_fill / 3));
+        break;
+    case W_LARSON:
+        snprintf(b, sizeof b,
+                 "larson-like server: 2 threads each replace random slots of a %s-slot table %s times, %u thread "
+                 "generations",
+                 num(p->larson_slots), num(p->larson_ops), p->larson_gens);
+        break;
+    case W_XMALLOC:
+        snprintf(b, sizeof b,
+                 "xmalloc-like: 2 threads, %s batches of 128 blocks each, freed by whichever thread takes them",
+                 num(p->xmalloc_batches));
+        break;
+    case W_PY_PYMALLOC:
+        snprintf(b, sizeof b, "python3 churn script, %s steps, under LD_PRELOAD, pymalloc (CPU time)", py_steps);
+        break;
+    case W_PY_MALLOC:
+        snprintf(b, sizeof b, "python3 churn script, %s steps, under LD_PRELOAD, PYTHONMALLOC=malloc (CPU time)",
+                 py_steps);
+        break;
+    default: /* a workload added to harness.c needs its heading here */
+        snprintf(b, sizeof b, "workload %d: no heading in bench/report.c", w);
+    }
+    return b;
 }
 
 /* ---- Targets ---- */
@@ -365,6 +495,11 @@ static const char *meta(const char *k)
 
 static void write_targets(FILE *f)
 {
+    if (quick) {
+        fprintf(f, "\n## Targets\n\ntargets: judged only in full runs (`make bench`): they were set for the "
+                   "full sizes, and the QUICK ones are too small to meet them or miss them.\n");
+        return;
+    }
     fprintf(f, "\n## Targets (issues 2, 3, 4 and 10)\n\nSpeed ratios are the reference's median time per "
                "operation / the contender's: above 1 the contender is faster (\"within 1.25x of bump\" "
                "means >= 0.80x); issue 10's time targets are the contender's time / the reference's "
@@ -412,6 +547,9 @@ static void write_md(FILE *f)
     fprintf(f, "- command: `%s` (median of %s interleaved runs; each contender in its own child process)\n",
             meta("command"), meta("runs"));
     fprintf(f, "- machine load: %s; the run took %s s\n", meta("load"), meta("seconds"));
+    if (quick)
+        fprintf(f, "- **QUICK run**: every workload at a tiny size (the headings give the sizes used), a smoke "
+                   "test of the benchmarks; its times are not comparable with a full run's\n");
     if (*skipped)
         fprintf(f, "- skipped (not installed): %s\n", skipped);
     fprintf(f, "\nTimes are medians over the runs (wall clock); **vs glibc** is glibc's median time per "
@@ -421,8 +559,9 @@ static void write_md(FILE *f)
                "process's ru_maxrss; mapped / requested: bytes the allocator "
                "held from the system (arena and bump: mapped; obstack: its chunks) at the peak of a round, "
                "vs bytes asked for. Frame times (workload 3) are thread CPU time per steady-state frame "
-               "(frames 100 and later), so that preemption on a shared machine is not counted as "
-               "jitter; the wall-clock p99/p50 is shown beside them.\n");
+               "(frames %u and later), so that preemption on a shared machine is not counted as "
+               "jitter; the wall-clock p99/p50 is shown beside them.\n",
+            params.frame_steady);
     write_targets(f);
     for (int w = 0; w < W_COUNT; w++) {
         int any = 0;
@@ -434,7 +573,7 @@ static void write_md(FILE *f)
         const cell_t *g = get(w, "glibc");
         if (w == 0)
             fprintf(f, "\n## Workloads\n");
-        fprintf(f, "\n### %s. %s\n\n", wl->id, wl->title);
+        fprintf(f, "\n### %s. %s\n\n", wl->id, heading(w));
         fprintf(f, "| contender | median ms | cpu %% | ns/%s | vs glibc | spread | peak RSS | mapped / requested |",
                 wl->unit);
         if (w == W_FRAME)
@@ -523,7 +662,7 @@ static void write_json(FILE *f)
             continue;
         fprintf(f, "%s\n    {\"id\": \"%s\", \"key\": \"%s\", \"unit\": \"%s\", \"title\": ", fw ? "" : ",", wl->id,
                 wl->key, wl->unit);
-        json_str(f, wl->title);
+        json_str(f, heading(w));
         fprintf(f, ", \"results\": [");
         int fc = 1;
         for (size_t c = 0; c < NC; c++) {
@@ -549,8 +688,8 @@ static void write_json(FILE *f)
         fprintf(f, "\n    ]}");
         fw = 0;
     }
-    fprintf(f, "\n  ],\n  \"targets\": [");
-    for (size_t i = 0; i < NT; i++) {
+    fprintf(f, "\n  ],\n  \"quick\": %s,\n  \"targets\": [", quick ? "true" : "false");
+    for (size_t i = 0; i < NT && !quick; i++) { /* QUICK: judged only in full runs */
         verdict_t v = judge(&targets[i]);
         fprintf(f, "%s\n    {\"issue\": \"%s\", \"workload\": \"%s\", \"target\": ", i ? "," : "", targets[i].issue,
                 bench_workloads[targets[i].w].id);
@@ -563,6 +702,62 @@ static void write_json(FILE *f)
     }
     fprintf(f, "\n  ]\n}\n");
 }
+
+/* ---- QUICK summary ---- */
+
+static void fmt_ns(char *b, size_t n, double v)
+{
+    if (v < 10)
+        snprintf(b, n, "%.2f", v);
+    else if (v < 1e4)
+        snprintf(b, n, "%.1f", v);
+    else if (v < 1e8)
+        snprintf(b, n, "%.0f", v);
+    else
+        snprintf(b, n, "%.2g", v);
+}
+
+/* What a QUICK run prints: one line per workload, ns per operation of each
+ * contender; the tables with their sizes are in the Markdown file. */
+static void write_quick(FILE *f, const char *md)
+{
+    int used[NC] = {0};
+    for (size_t c = 0; c < NC; c++)
+        for (int w = 0; w < W_COUNT; w++)
+            used[c] |= cells[w][c].n > 0 || cells[w][c].failed > 0;
+    fprintf(f, "bench QUICK: every workload at a tiny size, %s runs: a smoke test, not a measurement.\n"
+               "ns per operation, medians (tables and sizes: %s)\n\n%-5s %-10s",
+            meta("runs"), md ? md : "the Markdown output", "", "unit");
+    for (size_t c = 0; c < NC; c++)
+        if (used[c])
+            fprintf(f, " %8s", order[c]);
+    fputc('\n', f);
+    for (int w = 0; w < W_COUNT; w++) {
+        int any = 0;
+        for (size_t c = 0; c < NC; c++)
+            any |= cells[w][c].n > 0 || cells[w][c].failed > 0;
+        if (!any)
+            continue;
+        fprintf(f, "%-5s %-10s", bench_workloads[w].id, bench_workloads[w].unit);
+        for (size_t c = 0; c < NC; c++) {
+            if (!used[c])
+                continue;
+            const cell_t *x = &cells[w][c];
+            char v[32] = "-";
+            if (x->n)
+                fmt_ns(v, sizeof v, x->op);
+            else if (x->timeout)
+                snprintf(v, sizeof v, "TIMEOUT");
+            else if (x->failed)
+                snprintf(v, sizeof v, "FAILED");
+            fprintf(f, " %8s", v);
+        }
+        fputc('\n', f);
+    }
+    fprintf(f, "\ntargets: judged only in full runs\n");
+}
+
+/* ---- Chart ---- */
 
 static void write_chart(const char *dat, const char *gp, const char *svg)
 {
@@ -626,8 +821,17 @@ static void write_chart(const char *dat, const char *gp, const char *svg)
 int main(int argc, char **argv)
 {
     const char *raw = NULL, *md = NULL, *json = NULL, *dat = NULL, *gp = NULL, *svg = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const char *k = argv[i], *v = argv[i + 1];
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i];
+        if (!strcmp(k, "--quick")) { /* the one flag without a value */
+            quick = 1;
+            continue;
+        }
+        if (i + 1 == argc) {
+            fprintf(stderr, "report: %s needs a value\n", k);
+            return 2;
+        }
+        const char *v = argv[++i];
         if (!strcmp(k, "--raw"))
             raw = v;
         else if (!strcmp(k, "--md"))
@@ -654,12 +858,16 @@ int main(int argc, char **argv)
         }
     }
     if (!raw) {
-        fprintf(stderr, "usage: report --raw FILE [--md F] [--json F] [--dat F --gp F --svg F] "
+        fprintf(stderr, "usage: report --raw FILE [--md F] [--json F] [--dat F --gp F --svg F] [--quick] "
                         "[--meta K=V].. [--skipped S]\n");
         return 2;
     }
+    params = bench_params(quick);
     load(raw);
-    write_md(stdout);
+    if (quick)
+        write_quick(stdout, md);
+    else
+        write_md(stdout);
     if (md) {
         FILE *f = fopen(md, "w");
         if (!f)
