@@ -37,6 +37,7 @@ typedef struct cell {
     int failed;
     /* derived */
     double med, cpu_med, op, min, max, p50, p99, pmax, w50, w99, faults; /* op: median ns per op */
+    double op_min, op_max;                                               /* ns per op, fastest and slowest run */
     double rss_end_med;                                                  /* KiB */
 } cell_t;
 
@@ -170,7 +171,11 @@ static void load(const char *path)
                 x->max = fmax(x->max, x->ns[i]);
             }
             x->op = median(x->pop, x->n);
-
+            x->op_min = x->op_max = x->pop[0];
+            for (int i = 1; i < x->n; i++) {
+                x->op_min = fmin(x->op_min, x->pop[i]);
+                x->op_max = fmax(x->op_max, x->pop[i]);
+            }
             x->cpu_med = median(x->cpu, x->n);
             x->w50 = median(x->fw50, x->n);
             x->w99 = median(x->fw99, x->n);
@@ -759,6 +764,50 @@ static void write_quick(FILE *f, const char *md)
 
 /* ---- Chart ---- */
 
+/* Rows whose result is memory, not time (peak RSS, RSS after trim, MiB that
+ * fit): their ns/op would only mislead beside the others. */
+static int memory_result(int w) { return w == W_OS_PARTIAL || w == W_OS_TRIM || w == W_OS_RLIMIT; }
+
+/* One fixed colour per contender, the same in every chart.  This library's
+ * own (arena, pool, mp) are saturated and outlined in black; the peers are
+ * light tints of hues that ours do not use, so ours stand out and no two
+ * peers look alike; bump, the ideal, is hatched. */
+static const char *const colour[NC] = {
+    /* glibc */ "#a6a6a6", /* jemalloc */ "#9ecae1", /* mimalloc */ "#a1d99b", /* tcmalloc */ "#d8b98f",
+    /* mp */ "#6a1b9a",    /* obstack */ "#f6e8a0",  /* talloc */ "#80cdc1",   /* apr */ "#f4c2d7",
+    /* arena */ "#d62728", /* pool */ "#ff7f0e",     /* bump */ "#ffffff",
+};
+
+static int ours(size_t c)
+{
+    return strcmp(order[c], "arena") == 0 || strcmp(order[c], "pool") == 0 || strcmp(order[c], "mp") == 0;
+}
+
+static void plot_style(FILE *g, size_t c)
+{
+    if (ours(c))
+        fprintf(g, "with boxes fs solid 1.0 border lc rgb 'black' lw 2 lc rgb '%s'", colour[c]);
+    else if (strcmp(order[c], "bump") == 0)
+        fprintf(g, "with boxes fs pattern 4 border lc rgb '#404040' lw 1 lc rgb '#404040'");
+    else
+        fprintf(g, "with boxes fs solid 1.0 border lc rgb '#707070' lw 1 lc rgb '%s'", colour[c]);
+}
+
+#define MAX_PANELS 16
+
+typedef struct panel {
+    const char *unit;
+    int w[W_COUNT], nw;
+    int bars;
+    double width;        /* in bar slots, gaps included */
+    int row;
+    double x0, x1;       /* screen fractions */
+} panel_t;
+
+/* A panel per unit of operation, so that ns per alloc and ns per frame never
+ * share an axis; inside a panel each workload is a group of only the
+ * contenders that ran it, centred on its label; bars are medians, whiskers
+ * the fastest and slowest run. */
 static void write_chart(const char *dat, const char *gp, const char *svg)
 {
     FILE *d = fopen(dat, "w"), *g = fopen(gp, "w");
@@ -766,55 +815,189 @@ static void write_chart(const char *dat, const char *gp, const char *svg)
         perror("chart");
         exit(1);
     }
-    int used[NC] = {0}, ncol = 0;
-    for (size_t c = 0; c < NC; c++)
-        for (int w = 0; w < W_COUNT; w++)
-            used[c] |= cells[w][c].n > 0;
-    fprintf(d, "workload");
-    for (size_t c = 0; c < NC; c++)
-        if (used[c])
-            fprintf(d, " %s", order[c]), ncol++;
-    fprintf(d, "\n");
+    panel_t pn[MAX_PANELS];
+    int np = 0;
+    int used[NC] = {0};
     for (int w = 0; w < W_COUNT; w++) {
-        int any = 0;
+        int bars = 0;
         for (size_t c = 0; c < NC; c++)
-            any |= cells[w][c].n > 0;
-        if (!any)
+            bars += cells[w][c].n > 0;
+        if (!bars || memory_result(w))
             continue;
-        fprintf(d, "\"%s %s\"", bench_workloads[w].id, bench_workloads[w].unit);
+        int i = 0;
+        while (i < np && strcmp(pn[i].unit, bench_workloads[w].unit) != 0)
+            i++;
+        if (i == np) {
+            if (np == MAX_PANELS)
+                continue;
+            pn[np++] = (panel_t){.unit = bench_workloads[w].unit};
+        }
+        pn[i].w[pn[i].nw++] = w;
+        pn[i].bars += bars;
         for (size_t c = 0; c < NC; c++)
-            if (used[c]) {
-                if (cells[w][c].n)
-                    fprintf(d, " %.4g", per_op(&cells[w][c]));
-                else
-                    fprintf(d, " ?");
-            }
-        fprintf(d, "\n");
+            used[c] |= cells[w][c].n > 0;
     }
+    for (int i = 0; i < np; i++)
+        pn[i].width = pn[i].bars + 1.5 * pn[i].nw + 4; /* + gaps, + room for the y tic labels */
+
+    /* Rows: first-fit decreasing, with rows as narrow as allows four of
+     * them at most; rows then keep the workloads' order, and each is
+     * stretched to the chart's width. */
+    int byw[MAX_PANELS], nrows = 0, rowfirst[MAX_PANELS], rank[MAX_PANELS];
+    double rowfill[MAX_PANELS], cap = 0, total = 0;
+    for (int i = 0; i < np; i++)
+        cap = fmax(cap, pn[i].width), total += pn[i].width, byw[i] = i;
+    for (int i = 0; i < np; i++)
+        for (int j = i + 1; j < np; j++)
+            if (pn[byw[j]].width > pn[byw[i]].width) {
+                int t = byw[i];
+                byw[i] = byw[j], byw[j] = t;
+            }
+    for (cap = fmax(cap, total / 4);; cap *= 1.05) {
+        nrows = 0;
+        for (int k = 0; k < np; k++) {
+            panel_t *p = &pn[byw[k]];
+            int r = 0;
+            while (r < nrows && rowfill[r] + p->width > cap)
+                r++;
+            if (r == nrows)
+                rowfill[nrows++] = 0;
+            p->row = r;
+            rowfill[r] += p->width;
+        }
+        if (nrows <= 4)
+            break;
+    }
+    for (int r = 0; r < nrows; r++)
+        rowfirst[r] = W_COUNT;
+    for (int i = 0; i < np; i++)
+        if (pn[i].w[0] < rowfirst[pn[i].row])
+            rowfirst[pn[i].row] = pn[i].w[0];
+    for (int r = 0; r < nrows; r++) {
+        rank[r] = 0;
+        for (int q = 0; q < nrows; q++)
+            rank[r] += rowfirst[q] < rowfirst[r];
+    }
+    for (int r = 0; r < nrows; r++) {
+        double x = 0.01;
+        for (int i = 0; i < np; i++) /* panels in workload order within the row */
+            if (pn[i].row == r) {
+                pn[i].x0 = x;
+                x += 0.98 * pn[i].width / rowfill[r];
+                pn[i].x1 = x;
+            }
+    }
+
+    const double row_h = 300, head_h = 110;
+    double height = head_h + row_h * nrows;
+    fprintf(g, "set terminal svg size 1600,%.0f dynamic noenhanced font 'sans,11' background rgb 'white'\n"
+               "set output '%s'\n"
+               "set multiplot\n",
+            height, svg);
+    fprintf(g, "set label 1 \"arenapool benchmarks, %s%s: time per operation, log scales, lower is better\" "
+               "at screen 0.5, screen %.4f center font 'sans,15'\n",
+            quick ? "QUICK run (tiny sizes: a smoke test, not comparable with a full run), " : "", meta("date"),
+            1 - 22 / height);
+    fprintf(g, "set label 2 \"bars: median of %s runs; whiskers: fastest and slowest run; arena, pool and mp "
+               "(this library) in bold colours with a black outline. 7.1, 7.4 and 7.5 measure memory: see "
+               "latest.md\" at screen 0.5, screen %.4f center\n",
+            meta("runs"), 1 - 44 / height);
+
+    /* The legend: an empty plot whose key lists every contender once. */
+    fprintf(g, "set lmargin at screen 0.02\nset rmargin at screen 0.98\n"
+               "set tmargin at screen %.4f\nset bmargin at screen %.4f\n"
+               "unset border\nunset tics\nset xrange [0:1]\nset yrange [0:1]\n"
+               "set key at screen 0.5, screen %.4f center center horizontal maxrows 1 width 1 samplen 2\n"
+               "plot ",
+            1 - 58 / height, 1 - 100 / height, 1 - 80 / height);
+    int first = 1;
+    for (size_t c = 0; c < NC; c++) {
+        if (!used[c])
+            continue;
+        fprintf(g, "%sNaN ", first ? "" : ", ");
+        plot_style(g, c);
+        fprintf(g, " title '%s%s'", order[c], ours(c) ? " (ours)" : strcmp(order[c], "bump") == 0 ? " (ideal)" : "");
+        first = 0;
+    }
+    fprintf(g, "\nunset label\nset key off\nset border 3\nset tics nomirror\nset grid ytics\n"
+               "set logscale y\nset format y '%%g'\nset boxwidth 0.85\n"
+               "set xtics scale 0 font 'sans,10'\nset ytics nomirror\n");
+
+    int block = 0;
+    for (int i = 0; i < np; i++) {
+        panel_t *p = &pn[i];
+        double lo = INFINITY, hi = 0, x = 0.5;
+        char tics[2048];
+        size_t tl = 0;
+        int pblock = block;
+        for (int k = 0; k < p->nw; k++) {
+            int w = p->w[k];
+            double start = x + 1;
+            for (size_t c = 0; c < NC; c++) {
+                const cell_t *cl = &cells[w][c];
+                if (!cl->n)
+                    continue;
+                x += 1;
+                lo = fmin(lo, cl->op_min), hi = fmax(hi, cl->op_max);
+            }
+            double mid = (start + x) / 2;
+            char key[64];
+            snprintf(key, sizeof key, "%s", bench_workloads[w].key);
+            tl += (size_t)snprintf(tics + tl, sizeof tics - tl, "%s\"%s\\n%s\" %.2f", k ? ", " : "",
+                                   bench_workloads[w].id, key, mid);
+            if (tl >= sizeof tics)
+                tl = sizeof tics - 1;
+            x += 1.5;
+        }
+        /* Data: one block per contender, its bars across this panel's groups. */
+        int nblocks = 0;
+        size_t bc[NC];
+        for (size_t c = 0; c < NC; c++) {
+            double bx = 0.5;
+            int wrote = 0;
+            for (int k = 0; k < p->nw; k++) {
+                for (size_t c2 = 0; c2 < NC; c2++) {
+                    const cell_t *cl = &cells[p->w[k]][c2];
+                    if (!cl->n)
+                        continue;
+                    bx += 1;
+                    if (c2 != c)
+                        continue;
+                    if (!wrote)
+                        fprintf(d, "# panel %s, %s\n", p->unit, order[c]);
+                    fprintf(d, "%.2f %.6g %.6g %.6g\n", bx, cl->op, cl->op_min, cl->op_max);
+                    wrote = 1;
+                }
+                bx += 1.5;
+            }
+            if (wrote) {
+                fprintf(d, "\n\n");
+                bc[nblocks++] = c;
+            }
+        }
+        block += nblocks;
+        /* A log axis needs a positive bottom; a factor 3 or more below the
+         * lowest bar keeps the shortest bars visible. */
+        if (!(lo > 0))
+            lo = hi > 0 ? hi / 1000 : 0.1;
+        double top = 1 - head_h / height - (double)rank[p->row] * row_h / height;
+        fprintf(g, "set lmargin at screen %.4f\nset rmargin at screen %.4f\n"
+                   "set tmargin at screen %.4f\nset bmargin at screen %.4f\n",
+                p->x0 + 0.035, p->x1 - 0.005, top - 36 / height, top - (row_h - 50) / height);
+        fprintf(g, "set title 'ns per %s'\nset xrange [0:%.2f]\nset yrange [%g:%g]\nset xtics (%s)\nplot ",
+                p->unit, x - 1, pow(10, floor(log10(lo / 3))), pow(10, ceil(log10(hi * 1.2))), tics);
+        for (int k = 0; k < nblocks; k++) {
+            fprintf(g, "%s'%s' index %d using 1:2 ", k ? ", " : "", dat, pblock + k);
+            plot_style(g, bc[k]);
+            /* Whiskers as vectors: yerrorbars would draw a point at the median too. */
+            fprintf(g, " notitle, '' index %d using 1:3:(0):($4-$3) with vectors heads size 0.12,90 "
+                       "lc rgb 'black' lw 1.2 notitle",
+                    pblock + k);
+        }
+        fputc('\n', g);
+    }
+    fprintf(g, "unset multiplot\n");
     fclose(d);
-    /* One fixed colour per contender, the same in every chart. */
-    static const char *const colour[NC] = {"#7f7f7f", "#1f77b4", "#17becf", "#9467bd", "#e377c2", "#8c564b",
-                                           "#bcbd22", "#2ca02c", "#d62728", "#ff7f0e", "#000000"};
-    for (size_t c = 0, lt = 1; c < NC; c++)
-        if (used[c])
-            fprintf(g, "set linetype %zu lc rgb '%s'\n", lt++, colour[c]);
-    fprintf(g,
-            "set terminal svg size 1500,620 dynamic enhanced font 'sans,11' background rgb 'white'\n"
-            "set output '%s'\n"
-            "set title 'arenapool benchmarks: ns per operation (log scale, lower is better)  -  %s'\n"
-            "set datafile missing '?'\n"
-            "set style data histogram\n"
-            "set style histogram cluster gap 1\n"
-            "set style fill solid 0.85 border -1\n"
-            "set boxwidth 0.9\n"
-            "set logscale y\n"
-            "set yrange [0.5:*]\n"
-            "set ylabel 'ns per operation (op named under each group)'\n"
-            "set grid ytics\n"
-            "set key outside right top vertical\n"
-            "set xtics rotate by -30 nomirror offset -2,0\n"
-            "plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)\n",
-            svg, meta("date"), ncol + 1, dat);
     fclose(g);
 }
 
