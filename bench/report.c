@@ -1,12 +1,14 @@
 /*
  * report.c - merge the result lines of every benchmark binary and run into
  * one table per workload (median over runs, ns/op, ratio to glibc, spread,
- * peak RSS, bytes mapped vs requested, frame-time statistics), check the
- * project's speed and memory targets, and write the Markdown (also printed), the
- * JSON and the gnuplot data and script for the chart.
+ * peak RSS, bytes mapped vs requested, frame-time statistics), judge the
+ * speed and memory targets (full runs only: the QUICK sizes are not the ones
+ * the targets were set for), and write the Markdown, the JSON and the
+ * gnuplot data and script for the chart.  A full run prints the Markdown; a
+ * QUICK run prints a short matrix of ns/op, since it is a smoke test.
  *
  *   report --raw FILE --md OUT.md --json OUT.json --dat CHART.dat --gp CHART.gp
- *          --svg CHART.svg [--meta KEY=VALUE]... [--skipped "names"]
+ *          --svg CHART.svg [--quick] [--meta KEY=VALUE]... [--skipped "names"]
  */
 #include "harness.h"
 
@@ -35,6 +37,7 @@ typedef struct cell {
     int failed;
     /* derived */
     double med, cpu_med, op, min, max, p50, p99, pmax, w50, w99, faults; /* op: median ns per op */
+    double op_min, op_max;                                               /* ns per op, fastest and slowest run */
     double rss_end_med;                                                  /* KiB */
 } cell_t;
 
@@ -43,6 +46,8 @@ static char *meta_k[MAX_META], *meta_v[MAX_META];
 static int nmeta;
 static char malloc_from[NC][256];
 static const char *skipped = "";
+static int quick;                /* --quick: the sizes of bench_params(1) */
+static bench_params_t params;
 
 static int cidx(const char *name)
 {
@@ -166,6 +171,11 @@ static void load(const char *path)
                 x->max = fmax(x->max, x->ns[i]);
             }
             x->op = median(x->pop, x->n);
+            x->op_min = x->op_max = x->pop[0];
+            for (int i = 1; i < x->n; i++) {
+                x->op_min = fmin(x->op_min, x->pop[i]);
+                x->op_max = fmax(x->op_max, x->pop[i]);
+            }
             x->cpu_med = median(x->cpu, x->n);
             x->w50 = median(x->fw50, x->n);
             x->w99 = median(x->fw99, x->n);
@@ -195,6 +205,131 @@ static void human(char *b, size_t n, double bytes)
         snprintf(b, n, "%.1f MiB", bytes / (1024.0 * 1024));
     else
         snprintf(b, n, "%.0f KiB", bytes / 1024.0);
+}
+
+/* ---- Headings ---- */
+
+/* v with a space between groups of three digits ("65 536"), in one of a few
+ * rotating buffers so that one heading can hold several. */
+static const char *num(size_t v)
+{
+    static char bufs[8][32];
+    static unsigned next;
+    char *b = bufs[next++ % 8], t[32];
+    int n = snprintf(t, sizeof t, "%zu", v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            b[o++] = ' ';
+        b[o++] = t[i];
+    }
+    b[o] = '\0';
+    return b;
+}
+
+static size_t mib(size_t bytes) { return bytes >> 20; }
+
+/* The heading of workload w, with the sizes this run used (bench_params of
+ * the run's mode), so a QUICK table does not claim the full sizes. */
+static const char *heading(int w)
+{
+    static char b[256];
+    const bench_params_t *p = &params;
+    /* bench/py_run.py's step counts. */
+    const char *py_steps = quick ? "10 000" : "600 000";
+    switch (w) {
+    case W_BULK_SMALL:
+        snprintf(b, sizeof b, "Bulk free: %s objects of 16-64 B, then all freed at once", num(p->bulk_n));
+        break;
+    case W_BULK:
+        snprintf(b, sizeof b, "Bulk free: %s objects of 8-256 B, then all freed at once", num(p->bulk_n));
+        break;
+    case W_SERVER:
+        snprintf(b, sizeof b,
+                 "Per-request server: %s requests; parse request line + headers, build response, cleanup",
+                 num(p->srv_requests));
+        break;
+    case W_FRAME:
+        snprintf(b, sizeof b,
+                 "Game frame loop: %s frames of %s transient allocs of 16-512 B + %s particle spawns",
+                 num(p->frames), num(p->frame_allocs), num(p->frame_spawns));
+        break;
+    case W_CHURN:
+        snprintf(b, sizeof b, "Fixed-size churn: 64 B objects, live set %s, %s free+alloc pairs in random order",
+                 num(p->churn_live), num(p->churn_pairs));
+        break;
+    case W_SCOPES:
+        snprintf(b, sizeof b, "Nested scopes, depths 1-8, 6 allocations of 16-128 B per scope, %s passes",
+                 num(p->scope_reps));
+        break;
+    case W_MP_BURST:
+        snprintf(b, sizeof b, "mp 1: %s x 32 B, every fourth freed at once, rest at the end; %u round%s",
+                 num(p->mp_burst_n), p->mp_burst_rounds, p->mp_burst_rounds == 1 ? "" : "s");
+        break;
+    case W_MP_THREADS:
+        snprintf(b, sizeof b,
+                 "mp 2: 2 threads x %s random 8-256 B, 75 %% chance to free a random live block; %u round%s",
+                 num(p->mp_thr_n), p->mp_thr_rounds, p->mp_thr_rounds == 1 ? "" : "s");
+        break;
+    case W_MP_MIXED:
+        snprintf(b, sizeof b, "mp 3: %s allocs of {16..2048} B, 20 freed every 100th; %u round%s",
+                 num(p->mp_mixed_n), p->mp_mixed_rounds, p->mp_mixed_rounds == 1 ? "" : "s");
+        break;
+    case W_MP_PAIR16:
+    case W_MP_PAIR64:
+    case W_MP_PAIR256:
+    case W_MP_PAIR4096:
+        snprintf(b, sizeof b, "mp 4: steady alloc/free pair loop, %s pairs of %d B", num(p->mp_pairs),
+                 w == W_MP_PAIR16 ? 16 : w == W_MP_PAIR64 ? 64 : w == W_MP_PAIR256 ? 256 : 4096);
+        break;
+    case W_MP_XTHREAD:
+        snprintf(b, sizeof b, "mp 5: producer/consumer threads, %s blocks, every one freed by the other thread",
+                 num(p->mp_xthread_n));
+        break;
+    case W_OS_PARTIAL:
+        snprintf(b, sizeof b,
+                 "OS 1: %s blocks of 100 000 B, only the first 4 KiB of each written (peak RSS is the result)",
+                 num(p->os_partial_n));
+        break;
+    case W_OS_REALLOC:
+        snprintf(b, sizeof b, "OS 2: one block grown by realloc from 1 MiB to %zu MiB in 1 MiB steps",
+                 mib(p->os_realloc_max));
+        break;
+    case W_OS_CALLOC:
+        snprintf(b, sizeof b, "OS 3: %s blocks of 5-25 MiB from calloc, each read and freed", num(p->os_calloc_n));
+        break;
+    case W_OS_TRIM:
+        snprintf(b, sizeof b,
+                 "OS 4: 2 threads allocate and free %zu MiB each, then malloc_trim(0) (mp: mp_trim): RSS after",
+                 mib(p->os_trim_bytes));
+        break;
+    case W_OS_RLIMIT:
+        snprintf(b, sizeof b,
+                 "OS 5: RLIMIT_AS = VmSize + %zu MiB; %zu MiB of 3000 B blocks freed, then 1 MiB blocks and a "
+                 "%zu MiB mmap: MiB that fit",
+                 mib(p->os_rlimit_fill + p->os_rlimit_fill / 2), mib(p->os_rlimit_fill), mib(p->os_rlimit_fill / 3));
+        break;
+    case W_LARSON:
+        snprintf(b, sizeof b,
+                 "larson-like server: 2 threads each replace random slots of a %s-slot table %s times, %u thread "
+                 "generations",
+                 num(p->larson_slots), num(p->larson_ops), p->larson_gens);
+        break;
+    case W_XMALLOC:
+        snprintf(b, sizeof b,
+                 "xmalloc-like: 2 threads, %s batches of 128 blocks each, freed by whichever thread takes them",
+                 num(p->xmalloc_batches));
+        break;
+    case W_PY_PYMALLOC:
+        snprintf(b, sizeof b, "python3 churn script, %s steps, under LD_PRELOAD, pymalloc (CPU time)", py_steps);
+        break;
+    case W_PY_MALLOC:
+        snprintf(b, sizeof b, "python3 churn script, %s steps, under LD_PRELOAD, PYTHONMALLOC=malloc (CPU time)",
+                 py_steps);
+        break;
+    default: /* a workload added to harness.c needs its heading here */
+        snprintf(b, sizeof b, "workload %d: no heading in bench/report.c", w);
+    }
+    return b;
 }
 
 /* ---- Targets ---- */
@@ -365,6 +500,11 @@ static const char *meta(const char *k)
 
 static void write_targets(FILE *f)
 {
+    if (quick) {
+        fprintf(f, "\n## Targets\n\ntargets: judged only in full runs (`make bench`): they were set for the "
+                   "full sizes, and the QUICK ones are too small to meet them or miss them.\n");
+        return;
+    }
     fprintf(f, "\n## Targets (issues 2, 3, 4 and 10)\n\nSpeed ratios are the reference's median time per "
                "operation / the contender's: above 1 the contender is faster (\"within 1.25x of bump\" "
                "means >= 0.80x); issue 10's time targets are the contender's time / the reference's "
@@ -412,6 +552,9 @@ static void write_md(FILE *f)
     fprintf(f, "- command: `%s` (median of %s interleaved runs; each contender in its own child process)\n",
             meta("command"), meta("runs"));
     fprintf(f, "- machine load: %s; the run took %s s\n", meta("load"), meta("seconds"));
+    if (quick)
+        fprintf(f, "- **QUICK run**: every workload at a tiny size (the headings give the sizes used), a smoke "
+                   "test of the benchmarks; its times are not comparable with a full run's\n");
     if (*skipped)
         fprintf(f, "- skipped (not installed): %s\n", skipped);
     fprintf(f, "\nTimes are medians over the runs (wall clock); **vs glibc** is glibc's median time per "
@@ -421,8 +564,9 @@ static void write_md(FILE *f)
                "process's ru_maxrss; mapped / requested: bytes the allocator "
                "held from the system (arena and bump: mapped; obstack: its chunks) at the peak of a round, "
                "vs bytes asked for. Frame times (workload 3) are thread CPU time per steady-state frame "
-               "(frames 100 and later), so that preemption on a shared machine is not counted as "
-               "jitter; the wall-clock p99/p50 is shown beside them.\n");
+               "(frames %u and later), so that preemption on a shared machine is not counted as "
+               "jitter; the wall-clock p99/p50 is shown beside them.\n",
+            params.frame_steady);
     write_targets(f);
     for (int w = 0; w < W_COUNT; w++) {
         int any = 0;
@@ -434,7 +578,7 @@ static void write_md(FILE *f)
         const cell_t *g = get(w, "glibc");
         if (w == 0)
             fprintf(f, "\n## Workloads\n");
-        fprintf(f, "\n### %s. %s\n\n", wl->id, wl->title);
+        fprintf(f, "\n### %s. %s\n\n", wl->id, heading(w));
         fprintf(f, "| contender | median ms | cpu %% | ns/%s | vs glibc | spread | peak RSS | mapped / requested |",
                 wl->unit);
         if (w == W_FRAME)
@@ -523,7 +667,7 @@ static void write_json(FILE *f)
             continue;
         fprintf(f, "%s\n    {\"id\": \"%s\", \"key\": \"%s\", \"unit\": \"%s\", \"title\": ", fw ? "" : ",", wl->id,
                 wl->key, wl->unit);
-        json_str(f, wl->title);
+        json_str(f, heading(w));
         fprintf(f, ", \"results\": [");
         int fc = 1;
         for (size_t c = 0; c < NC; c++) {
@@ -549,8 +693,8 @@ static void write_json(FILE *f)
         fprintf(f, "\n    ]}");
         fw = 0;
     }
-    fprintf(f, "\n  ],\n  \"targets\": [");
-    for (size_t i = 0; i < NT; i++) {
+    fprintf(f, "\n  ],\n  \"quick\": %s,\n  \"targets\": [", quick ? "true" : "false");
+    for (size_t i = 0; i < NT && !quick; i++) { /* QUICK: judged only in full runs */
         verdict_t v = judge(&targets[i]);
         fprintf(f, "%s\n    {\"issue\": \"%s\", \"workload\": \"%s\", \"target\": ", i ? "," : "", targets[i].issue,
                 bench_workloads[targets[i].w].id);
@@ -564,6 +708,106 @@ static void write_json(FILE *f)
     fprintf(f, "\n  ]\n}\n");
 }
 
+/* ---- QUICK summary ---- */
+
+static void fmt_ns(char *b, size_t n, double v)
+{
+    if (v < 10)
+        snprintf(b, n, "%.2f", v);
+    else if (v < 1e4)
+        snprintf(b, n, "%.1f", v);
+    else if (v < 1e8)
+        snprintf(b, n, "%.0f", v);
+    else
+        snprintf(b, n, "%.2g", v);
+}
+
+/* What a QUICK run prints: one line per workload, ns per operation of each
+ * contender; the tables with their sizes are in the Markdown file. */
+static void write_quick(FILE *f, const char *md)
+{
+    int used[NC] = {0};
+    for (size_t c = 0; c < NC; c++)
+        for (int w = 0; w < W_COUNT; w++)
+            used[c] |= cells[w][c].n > 0 || cells[w][c].failed > 0;
+    fprintf(f, "bench QUICK: every workload at a tiny size, %s runs: a smoke test, not a measurement.\n"
+               "ns per operation, medians (tables and sizes: %s)\n\n%-5s %-10s",
+            meta("runs"), md ? md : "the Markdown output", "", "unit");
+    for (size_t c = 0; c < NC; c++)
+        if (used[c])
+            fprintf(f, " %8s", order[c]);
+    fputc('\n', f);
+    for (int w = 0; w < W_COUNT; w++) {
+        int any = 0;
+        for (size_t c = 0; c < NC; c++)
+            any |= cells[w][c].n > 0 || cells[w][c].failed > 0;
+        if (!any)
+            continue;
+        fprintf(f, "%-5s %-10s", bench_workloads[w].id, bench_workloads[w].unit);
+        for (size_t c = 0; c < NC; c++) {
+            if (!used[c])
+                continue;
+            const cell_t *x = &cells[w][c];
+            char v[32] = "-";
+            if (x->n)
+                fmt_ns(v, sizeof v, x->op);
+            else if (x->timeout)
+                snprintf(v, sizeof v, "TIMEOUT");
+            else if (x->failed)
+                snprintf(v, sizeof v, "FAILED");
+            fprintf(f, " %8s", v);
+        }
+        fputc('\n', f);
+    }
+    fprintf(f, "\ntargets: judged only in full runs\n");
+}
+
+/* ---- Chart ---- */
+
+/* Rows whose result is memory, not time (peak RSS, RSS after trim, MiB that
+ * fit): their ns/op would only mislead beside the others. */
+static int memory_result(int w) { return w == W_OS_PARTIAL || w == W_OS_TRIM || w == W_OS_RLIMIT; }
+
+/* One fixed colour per contender, the same in every chart.  This library's
+ * own (arena, pool, mp) are saturated and outlined in black; the peers are
+ * light tints of hues that ours do not use, so ours stand out and no two
+ * peers look alike; bump, the ideal, is hatched. */
+static const char *const colour[NC] = {
+    /* glibc */ "#a6a6a6", /* jemalloc */ "#9ecae1", /* mimalloc */ "#a1d99b", /* tcmalloc */ "#d8b98f",
+    /* mp */ "#6a1b9a",    /* obstack */ "#f6e8a0",  /* talloc */ "#80cdc1",   /* apr */ "#f4c2d7",
+    /* arena */ "#d62728", /* pool */ "#ff7f0e",     /* bump */ "#ffffff",
+};
+
+static int ours(size_t c)
+{
+    return strcmp(order[c], "arena") == 0 || strcmp(order[c], "pool") == 0 || strcmp(order[c], "mp") == 0;
+}
+
+static void plot_style(FILE *g, size_t c)
+{
+    if (ours(c))
+        fprintf(g, "with boxes fs solid 1.0 border lc rgb 'black' lw 2 lc rgb '%s'", colour[c]);
+    else if (strcmp(order[c], "bump") == 0)
+        fprintf(g, "with boxes fs pattern 4 border lc rgb '#404040' lw 1 lc rgb '#404040'");
+    else
+        fprintf(g, "with boxes fs solid 1.0 border lc rgb '#707070' lw 1 lc rgb '%s'", colour[c]);
+}
+
+#define MAX_PANELS 16
+
+typedef struct panel {
+    const char *unit;
+    int w[W_COUNT], nw;
+    int bars;
+    double width;        /* in bar slots, gaps included */
+    int row;
+    double x0, x1;       /* screen fractions */
+} panel_t;
+
+/* A panel per unit of operation, so that ns per alloc and ns per frame never
+ * share an axis; inside a panel each workload is a group of only the
+ * contenders that ran it, centred on its label; bars are medians, whiskers
+ * the fastest and slowest run. */
 static void write_chart(const char *dat, const char *gp, const char *svg)
 {
     FILE *d = fopen(dat, "w"), *g = fopen(gp, "w");
@@ -571,63 +815,206 @@ static void write_chart(const char *dat, const char *gp, const char *svg)
         perror("chart");
         exit(1);
     }
-    int used[NC] = {0}, ncol = 0;
-    for (size_t c = 0; c < NC; c++)
-        for (int w = 0; w < W_COUNT; w++)
-            used[c] |= cells[w][c].n > 0;
-    fprintf(d, "workload");
-    for (size_t c = 0; c < NC; c++)
-        if (used[c])
-            fprintf(d, " %s", order[c]), ncol++;
-    fprintf(d, "\n");
+    panel_t pn[MAX_PANELS];
+    int np = 0;
+    int used[NC] = {0};
     for (int w = 0; w < W_COUNT; w++) {
-        int any = 0;
+        int bars = 0;
         for (size_t c = 0; c < NC; c++)
-            any |= cells[w][c].n > 0;
-        if (!any)
+            bars += cells[w][c].n > 0;
+        if (!bars || memory_result(w))
             continue;
-        fprintf(d, "\"%s %s\"", bench_workloads[w].id, bench_workloads[w].unit);
+        int i = 0;
+        while (i < np && strcmp(pn[i].unit, bench_workloads[w].unit) != 0)
+            i++;
+        if (i == np) {
+            if (np == MAX_PANELS)
+                continue;
+            pn[np++] = (panel_t){.unit = bench_workloads[w].unit};
+        }
+        pn[i].w[pn[i].nw++] = w;
+        pn[i].bars += bars;
         for (size_t c = 0; c < NC; c++)
-            if (used[c]) {
-                if (cells[w][c].n)
-                    fprintf(d, " %.4g", per_op(&cells[w][c]));
-                else
-                    fprintf(d, " ?");
-            }
-        fprintf(d, "\n");
+            used[c] |= cells[w][c].n > 0;
     }
+    for (int i = 0; i < np; i++)
+        pn[i].width = pn[i].bars + 1.5 * pn[i].nw + 4; /* + gaps, + room for the y tic labels */
+
+    /* Rows: first-fit decreasing, with rows as narrow as allows four of
+     * them at most; rows then keep the workloads' order, and each is
+     * stretched to the chart's width. */
+    int byw[MAX_PANELS], nrows = 0, rowfirst[MAX_PANELS], rank[MAX_PANELS];
+    double rowfill[MAX_PANELS], cap = 0, total = 0;
+    for (int i = 0; i < np; i++)
+        cap = fmax(cap, pn[i].width), total += pn[i].width, byw[i] = i;
+    for (int i = 0; i < np; i++)
+        for (int j = i + 1; j < np; j++)
+            if (pn[byw[j]].width > pn[byw[i]].width) {
+                int t = byw[i];
+                byw[i] = byw[j], byw[j] = t;
+            }
+    for (cap = fmax(cap, total / 4);; cap *= 1.05) {
+        nrows = 0;
+        for (int k = 0; k < np; k++) {
+            panel_t *p = &pn[byw[k]];
+            int r = 0;
+            while (r < nrows && rowfill[r] + p->width > cap)
+                r++;
+            if (r == nrows)
+                rowfill[nrows++] = 0;
+            p->row = r;
+            rowfill[r] += p->width;
+        }
+        if (nrows <= 4)
+            break;
+    }
+    for (int r = 0; r < nrows; r++)
+        rowfirst[r] = W_COUNT;
+    for (int i = 0; i < np; i++)
+        if (pn[i].w[0] < rowfirst[pn[i].row])
+            rowfirst[pn[i].row] = pn[i].w[0];
+    for (int r = 0; r < nrows; r++) {
+        rank[r] = 0;
+        for (int q = 0; q < nrows; q++)
+            rank[r] += rowfirst[q] < rowfirst[r];
+    }
+    for (int r = 0; r < nrows; r++) {
+        double x = 0.01;
+        for (int i = 0; i < np; i++) /* panels in workload order within the row */
+            if (pn[i].row == r) {
+                pn[i].x0 = x;
+                x += 0.98 * pn[i].width / rowfill[r];
+                pn[i].x1 = x;
+            }
+    }
+
+    const double row_h = 300, head_h = 110;
+    double height = head_h + row_h * nrows;
+    fprintf(g, "set terminal svg size 1600,%.0f dynamic noenhanced font 'sans,11' background rgb 'white'\n"
+               "set output '%s'\n"
+               "set multiplot\n",
+            height, svg);
+    fprintf(g, "set label 1 \"arenapool benchmarks, %s%s: time per operation, log scales, lower is better\" "
+               "at screen 0.5, screen %.4f center font 'sans,15'\n",
+            quick ? "QUICK run (tiny sizes: a smoke test, not comparable with a full run), " : "", meta("date"),
+            1 - 22 / height);
+    fprintf(g, "set label 2 \"bars: median of %s runs; whiskers: fastest and slowest run; arena, pool and mp "
+               "(this library) in bold colours with a black outline. 7.1, 7.4 and 7.5 measure memory: see "
+               "latest.md\" at screen 0.5, screen %.4f center\n",
+            meta("runs"), 1 - 44 / height);
+
+    /* The legend: an empty plot whose key lists every contender once. */
+    fprintf(g, "set lmargin at screen 0.02\nset rmargin at screen 0.98\n"
+               "set tmargin at screen %.4f\nset bmargin at screen %.4f\n"
+               "unset border\nunset tics\nset xrange [0:1]\nset yrange [0:1]\n"
+               "set key at screen 0.5, screen %.4f center center horizontal maxrows 1 width 1 samplen 2\n"
+               "plot ",
+            1 - 58 / height, 1 - 100 / height, 1 - 80 / height);
+    int first = 1;
+    for (size_t c = 0; c < NC; c++) {
+        if (!used[c])
+            continue;
+        fprintf(g, "%sNaN ", first ? "" : ", ");
+        plot_style(g, c);
+        fprintf(g, " title '%s%s'", order[c], ours(c) ? " (ours)" : strcmp(order[c], "bump") == 0 ? " (ideal)" : "");
+        first = 0;
+    }
+    fprintf(g, "\nunset label\nset key off\nset border 3\nset tics nomirror\nset grid ytics\n"
+               "set logscale y\nset format y '%%g'\nset boxwidth 0.85\n"
+               "set xtics scale 0 font 'sans,10'\nset ytics nomirror\n");
+
+    int block = 0;
+    for (int i = 0; i < np; i++) {
+        panel_t *p = &pn[i];
+        double lo = INFINITY, hi = 0, x = 0.5;
+        char tics[2048];
+        size_t tl = 0;
+        int pblock = block;
+        for (int k = 0; k < p->nw; k++) {
+            int w = p->w[k];
+            double start = x + 1;
+            for (size_t c = 0; c < NC; c++) {
+                const cell_t *cl = &cells[w][c];
+                if (!cl->n)
+                    continue;
+                x += 1;
+                lo = fmin(lo, cl->op_min), hi = fmax(hi, cl->op_max);
+            }
+            double mid = (start + x) / 2;
+            char key[64];
+            snprintf(key, sizeof key, "%s", bench_workloads[w].key);
+            tl += (size_t)snprintf(tics + tl, sizeof tics - tl, "%s\"%s\\n%s\" %.2f", k ? ", " : "",
+                                   bench_workloads[w].id, key, mid);
+            if (tl >= sizeof tics)
+                tl = sizeof tics - 1;
+            x += 1.5;
+        }
+        /* Data: one block per contender, its bars across this panel's groups. */
+        int nblocks = 0;
+        size_t bc[NC];
+        for (size_t c = 0; c < NC; c++) {
+            double bx = 0.5;
+            int wrote = 0;
+            for (int k = 0; k < p->nw; k++) {
+                for (size_t c2 = 0; c2 < NC; c2++) {
+                    const cell_t *cl = &cells[p->w[k]][c2];
+                    if (!cl->n)
+                        continue;
+                    bx += 1;
+                    if (c2 != c)
+                        continue;
+                    if (!wrote)
+                        fprintf(d, "# panel %s, %s\n", p->unit, order[c]);
+                    fprintf(d, "%.2f %.6g %.6g %.6g\n", bx, cl->op, cl->op_min, cl->op_max);
+                    wrote = 1;
+                }
+                bx += 1.5;
+            }
+            if (wrote) {
+                fprintf(d, "\n\n");
+                bc[nblocks++] = c;
+            }
+        }
+        block += nblocks;
+        /* A log axis needs a positive bottom; a factor 3 or more below the
+         * lowest bar keeps the shortest bars visible. */
+        if (!(lo > 0))
+            lo = hi > 0 ? hi / 1000 : 0.1;
+        double top = 1 - head_h / height - (double)rank[p->row] * row_h / height;
+        fprintf(g, "set lmargin at screen %.4f\nset rmargin at screen %.4f\n"
+                   "set tmargin at screen %.4f\nset bmargin at screen %.4f\n",
+                p->x0 + 0.035, p->x1 - 0.005, top - 36 / height, top - (row_h - 50) / height);
+        fprintf(g, "set title 'ns per %s'\nset xrange [0:%.2f]\nset yrange [%g:%g]\nset xtics (%s)\nplot ",
+                p->unit, x - 1, pow(10, floor(log10(lo / 3))), pow(10, ceil(log10(hi * 1.2))), tics);
+        for (int k = 0; k < nblocks; k++) {
+            fprintf(g, "%s'%s' index %d using 1:2 ", k ? ", " : "", dat, pblock + k);
+            plot_style(g, bc[k]);
+            /* Whiskers as vectors: yerrorbars would draw a point at the median too. */
+            fprintf(g, " notitle, '' index %d using 1:3:(0):($4-$3) with vectors heads size 0.12,90 "
+                       "lc rgb 'black' lw 1.2 notitle",
+                    pblock + k);
+        }
+        fputc('\n', g);
+    }
+    fprintf(g, "unset multiplot\n");
     fclose(d);
-    /* One fixed colour per contender, the same in every chart. */
-    static const char *const colour[NC] = {"#7f7f7f", "#1f77b4", "#17becf", "#9467bd", "#e377c2", "#8c564b",
-                                           "#bcbd22", "#2ca02c", "#d62728", "#ff7f0e", "#000000"};
-    for (size_t c = 0, lt = 1; c < NC; c++)
-        if (used[c])
-            fprintf(g, "set linetype %zu lc rgb '%s'\n", lt++, colour[c]);
-    fprintf(g,
-            "set terminal svg size 1500,620 dynamic enhanced font 'sans,11' background rgb 'white'\n"
-            "set output '%s'\n"
-            "set title 'arenapool benchmarks: ns per operation (log scale, lower is better)  -  %s'\n"
-            "set datafile missing '?'\n"
-            "set style data histogram\n"
-            "set style histogram cluster gap 1\n"
-            "set style fill solid 0.85 border -1\n"
-            "set boxwidth 0.9\n"
-            "set logscale y\n"
-            "set yrange [0.5:*]\n"
-            "set ylabel 'ns per operation (op named under each group)'\n"
-            "set grid ytics\n"
-            "set key outside right top vertical\n"
-            "set xtics rotate by -30 nomirror offset -2,0\n"
-            "plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)\n",
-            svg, meta("date"), ncol + 1, dat);
     fclose(g);
 }
 
 int main(int argc, char **argv)
 {
     const char *raw = NULL, *md = NULL, *json = NULL, *dat = NULL, *gp = NULL, *svg = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const char *k = argv[i], *v = argv[i + 1];
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i];
+        if (!strcmp(k, "--quick")) { /* the one flag without a value */
+            quick = 1;
+            continue;
+        }
+        if (i + 1 == argc) {
+            fprintf(stderr, "report: %s needs a value\n", k);
+            return 2;
+        }
+        const char *v = argv[++i];
         if (!strcmp(k, "--raw"))
             raw = v;
         else if (!strcmp(k, "--md"))
@@ -654,12 +1041,16 @@ int main(int argc, char **argv)
         }
     }
     if (!raw) {
-        fprintf(stderr, "usage: report --raw FILE [--md F] [--json F] [--dat F --gp F --svg F] "
+        fprintf(stderr, "usage: report --raw FILE [--md F] [--json F] [--dat F --gp F --svg F] [--quick] "
                         "[--meta K=V].. [--skipped S]\n");
         return 2;
     }
+    params = bench_params(quick);
     load(raw);
-    write_md(stdout);
+    if (quick)
+        write_quick(stdout, md);
+    else
+        write_md(stdout);
     if (md) {
         FILE *f = fopen(md, "w");
         if (!f)

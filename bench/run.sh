@@ -46,24 +46,73 @@ fi
 raw="$dir/raw${quick}.txt"
 : > "$raw"
 status=0
+
+# The steps in order: every binary in each pass, then that pass's python rows.
+steps="$dir/steps$quick.txt"
+r=1
+while [ "$r" -le "$runs" ]; do
+  for b in $bins; do echo "$r $b"; done
+  [ "$r" -le "$py_runs" ] && [ -n "$py_peers" ] && echo "$r python"
+  r=$((r + 1))
+done > "$steps"
+nsteps=$(wc -l < "$steps")
+
+# Progress on stderr.  A full run gives an ETA before each step: a step's
+# time is taken from the same step of the previous full run (times$quick.txt,
+# kept for the next run), else from the same binary's latest pass in this
+# run (an overestimate after pass 1, which alone runs the slow rows), else
+# there is no estimate yet.  A QUICK run says one line per pass.
+# Both files start with a comment line, so that awk sees each of them even
+# when it holds no times yet.
+times_prev="$dir/times$quick.txt" times_now="$dir/times$quick.new"
+[ -f "$times_prev" ] || echo '# pass step seconds' > "$times_prev"
+echo '# pass step seconds' > "$times_now"
+mmss() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
+eta() { # eta DONE -> seconds the steps after the first DONE will take, or "?"
+  awk -v done="$1" 'FNR == 1 { f++ }
+    /^#/ { next }
+    f == 1 { prev[$1 " " $2] = $3; next }
+    f == 2 { cur[$2] = $3; next }
+    FNR > done { k = $1 " " $2; if (k in prev) s += prev[k]; else if ($2 in cur) s += cur[$2]; else unknown = 1 }
+    END { if (unknown) print "?"; else printf "%d\n", s + 0.5 }' \
+    "$times_prev" "$times_now" "$steps" 2>/dev/null
+}
+step() { # step PASS NAME COMMAND... - run one step, report progress, record its time
+  t0=$(date +%s) pass=$1 name=$2
+  if [ "$quick" = 1 ]; then
+    [ "$2" = "$first_bin" ] && printf 'bench QUICK: pass %s/%s\n' "$1" "$runs" >&2
+  else
+    left=$(eta "$done_steps")
+    [ "$left" = "?" ] && left="after pass 1" || left="$(mmss "$left") left"
+    printf 'bench: pass %s/%s %-9s step %d/%d, %s elapsed, ETA %s\n' "$1" "$runs" "$2" \
+      $((done_steps + 1)) "$nsteps" "$(mmss $((t0 - start)))" "$left" >&2
+  fi
+  shift 2
+  "$@" >> "$raw" || status=1
+  echo "$pass $name $(($(date +%s) - t0))" >> "$times_now"
+  done_steps=$((done_steps + 1))
+}
+
+first_bin=${bins%% *}
+done_steps=0
 r=1
 start=$(date +%s)
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 while [ "$r" -le "$runs" ]; do
   for b in $bins; do
-    printf 'bench: pass %s/%s: %s\n' "$r" "$runs" "$b" >&2
-    "$dir/bench-$b" $qflag --run "$r" >> "$raw" || status=1
+    step "$r" "$b" "$dir/bench-$b" $qflag --run "$r"
   done
   if [ "$r" -le "$py_runs" ] && [ -n "$py_peers" ]; then
-    printf 'bench: pass %s/%s: python churn\n' "$r" "$runs" >&2
     # Why only glibc and mp after the first pass: each run takes seconds;
     # the targets compare those two, the peers are shown from pass 1.
     pp=$py_peers
     [ "$r" -gt 1 ] && pp=$(for x in $py_peers; do case $x in glibc=*|mp=*) printf '%s ' "$x" ;; esac; done)
-    /usr/bin/python3 "$(dirname "$0")/py_run.py" --run "$r" $qflag $pp >> "$raw" || status=1
+    step "$r" python /usr/bin/python3 "$(dirname "$0")/py_run.py" --run "$r" $qflag $pp
   fi
   r=$((r + 1))
 done
+# Only a complete run is a good estimate for the next one.
+[ "$(wc -l < "$times_now")" -eq $((nsteps + 1)) ] && mv "$times_now" "$times_prev"
 end=$(date +%s)
 load1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 
@@ -78,7 +127,7 @@ done
 cmd="make bench"
 [ "$quick" = 1 ] && cmd="make bench QUICK=1"
 
-"$dir/report" --raw "$raw" --md "$out/latest.md" --json "$out/latest.json" \
+"$dir/report" $qflag --raw "$raw" --md "$out/latest.md" --json "$out/latest.json" \
   --dat "$dir/chart$quick.dat" --gp "$dir/chart$quick.gp" --svg "$out/latest.svg" \
   --skipped "$skipped" --meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')" --meta "machine=$machine" \
   --meta "compiler=$compiler" --meta "libc=$libc" --meta "peers=${versions%,}" \

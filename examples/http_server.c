@@ -4,32 +4,42 @@
  * One epoll loop, non-blocking sockets, keep-alive and pipelining.  Each
  * connection is an object from a pool; each has its own arena, taken from a
  * cache of idle arenas so that a steady server maps nothing new.  The arena
- * holds the connection's input buffer below a mark; every request lives above
- * it: the request line, the headers, the response head are allocated there,
- * arena_defer closes the file the request opened, and one arena_rewind to the
- * mark ends the request.  GET /stats shows the arena and pool statistics.
+ * holds the connection's input buffer; every request lives above a mark taken
+ * when it starts: the request line, the headers, the response head, a
+ * directory listing are allocated there, arena_defer closes what the request
+ * opened, and one arena_rewind to the mark ends the request.  GET /stats
+ * shows the arena and pool statistics.
  *
- * Safety: binds 127.0.0.1 only; serves regular files under DIR only (".."
- * segments refused after percent-decoding, every path component opened with
- * openat + O_NOFOLLOW, so no symlink is ever followed); 400/414/431/405/505
- * for malformed, truncated, oversized or unsupported requests, then close;
- * caps on connections, on the bytes a connection may buffer and on headers;
- * an idle / slow-request timeout.
+ * Safety: binds 127.0.0.1 only; serves what is under DIR only (".." segments
+ * refused after percent-decoding, every path component opened with openat +
+ * O_NOFOLLOW, so no symlink is ever followed); a directory gives its
+ * index.html or, without one, a generated listing of what could be served;
+ * 400/414/431/505 for malformed, truncated, oversized or unsupported
+ * requests and 405 for methods other than GET and HEAD, then close; caps on
+ * connections, on the bytes a connection may buffer and on headers; an idle /
+ * slow-request timeout.
  *
  * Usage: http_server [-p PORT] [-c MAXCONN] [-t IDLE_SECONDS] [DIR]
  * (port 8080, 1024 connections, 10 s, DIR = .; -p 0 picks a free port).  Logs
- * "listening on 127.0.0.1:PORT" and then one line per second to stderr.
- * Build with -DUSE_MALLOC for the same server on plain malloc/free.
+ * "listening on 127.0.0.1:PORT" to stderr, then one line for each second in
+ * which requests were served.
+ *
+ * The server allocates only through the calls under "Memory";
+ * bench/http_server_malloc.c compiles this file with its own on malloc/free,
+ * so that make bench-server compares the two on identical server code.
  */
 #include "arena.h"
 #include "pool.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,217 +57,202 @@
 /* ---- Limits ---- */
 
 enum {
-    IN_CAP = 16384,      /* bytes a connection may buffer: one request's head */
-    LINE_MAX_ = 8192,    /* request line; longer gives 414 */
-    MAX_HEADERS = 64,    /* more gives 431 */
+    IN_CAP = 16384,   /* bytes a connection may buffer: one request's head */
+    LINE_MAX_ = 8192, /* request line; longer gives 414 */
+    MAX_HEADERS = 64, /* more gives 431 */
     MAX_EVENTS = 128,
-    MAX_DEFERS = 4,      /* malloc build: cleanups per request */
 };
 
-/* ---- Per-request memory: arena scope, or malloc/free for comparison ---- */
+/* ---- Connections and the server ---- */
 
 typedef struct conn conn_t;
+typedef struct server server_t;
 
-#ifndef USE_MALLOC
-#define BUILD_NAME "arena"
-typedef arena_mark_t req_scope_t;
-#else
-#define BUILD_NAME "malloc"
-typedef struct blk {
-    struct blk *next;
-    max_align_t align[];
-} blk_t;
-typedef struct {
-    int unused;
-} req_scope_t;
+#ifndef HTTP_SERVER_EXTERNAL_MEM
+#define MEM_NAME "arena"
+
+/* A connection's memory: one arena with the input buffer at its bottom and,
+ * above the mark taken when a request starts, everything of that request. */
+typedef struct conn_mem {
+    arena_t *arena;
+    arena_mark_t request;
+} conn_mem_t;
+
+/* The server's: connection objects from a pool, and the arenas of closed
+ * connections, reset and kept for the next ones. */
+typedef struct server_mem {
+    arena_t *arena;       /* the pool and the arena cache live here */
+    pool_t *conns;        /* connection objects */
+    arena_t **idle;       /* cache of reset arenas, max_conns entries */
+    size_t nidle;
+    size_t retired_mmaps; /* mmaps made by arenas since destroyed */
+} server_mem_t;
 #endif
 
 struct conn {
     int fd;
-    bool closing;         /* close once the response is written */
-    bool in_request;      /* a request scope is open */
-    conn_t *prev, *next;  /* live list, for the timeout sweep and /stats */
-    time_t deadline;      /* idle / slow request deadline */
-    char *in;             /* IN_CAP bytes */
+    bool closing;        /* close once the response is written */
+    bool in_request;     /* between req_begin and req_end */
+    conn_t *prev, *next; /* live list, for the timeout sweep and /stats */
+    time_t deadline;     /* idle / slow request deadline */
+    char *in;            /* IN_CAP bytes */
     size_t in_len;
-    const char *out;      /* response head (and small bodies) */
-    size_t out_len, out_off;
-    int file_fd;          /* body from a file, or -1 */
+    const char *out;     /* response head */
+    size_t out_len;
+    const char *body;    /* body in memory, sent after the head, or NULL */
+    size_t body_len;
+    size_t sent;         /* bytes of head + body written */
+    int file_fd;         /* body from a file, or -1 */
     off_t file_off, file_end;
-    req_scope_t scope;
-#ifndef USE_MALLOC
-    arena_t *arena;       /* in + every request's memory */
-#else
-    blk_t *blocks;        /* this request's malloc'ed blocks */
-    struct {
-        void (*fn)(void *);
-        void *arg;
-    } defers[MAX_DEFERS];
-    int ndefers;
-#endif
+    conn_mem_t mem;
 };
 
-typedef struct server {
+struct server {
     int lfd, ep, rootfd, spare_fd;
     int max_conns, idle_secs;
     size_t live;
     conn_t head; /* live list sentinel */
     unsigned long requests, req_this_second, rejected;
-#ifndef USE_MALLOC
-    arena_t *arena;   /* the pool and the arena cache live here */
-    pool_t *conns;    /* connection objects */
-    arena_t **idle;   /* cache of reset arenas, max_conns entries */
-    size_t nidle;
-    size_t retired_mmaps; /* mmaps made by arenas since destroyed */
-#endif
-} server_t;
+    server_mem_t mem;
+};
 
 static volatile sig_atomic_t stop;
 
-#ifndef USE_MALLOC
+/* ---- Memory ----
+ * Everything the server allocates goes through these calls.  Request memory
+ * lives from req_begin to req_end, which frees all of it at once and runs the
+ * cleanups registered with req_defer, newest first. */
 
-static void *req_alloc(conn_t *c, size_t n) { return arena_alloc(c->arena, n); }
-
+static int mem_init(server_t *s);             /* 0, or -1 with errno */
+static void mem_fini(server_t *s);            /* after every connection closed */
+static conn_t *conn_new(server_t *s);         /* zeroed, with c->in (IN_CAP bytes); NULL: no memory */
+static void conn_free(server_t *s, conn_t *c);
+static int req_begin(conn_t *c);              /* 0, or -1 with errno */
+static void *req_alloc(conn_t *c, size_t n);  /* aligned for any type; NULL: no memory */
 static char *req_sprintf(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int req_defer(conn_t *c, void (*fn)(void *), void *arg); /* 0, or -1 */
+static void req_end(conn_t *c);
+static const char *mem_stats(server_t *s, conn_t *c); /* lines for /stats; NULL: no memory */
+
+#ifndef HTTP_SERVER_EXTERNAL_MEM
+
+static int mem_init(server_t *s)
+{
+    s->mem.arena = arena_create(NULL);
+    s->mem.conns = s->mem.arena ? pool_create(s->mem.arena, sizeof(conn_t), _Alignof(conn_t)) : NULL;
+    s->mem.idle = s->mem.conns ? ARENA_NEW_ARRAY(s->mem.arena, arena_t *, (size_t)s->max_conns) : NULL;
+    if (s->mem.idle == NULL) {
+        int e = errno;
+        arena_destroy(s->mem.arena);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static void mem_fini(server_t *s)
+{
+    for (size_t i = 0; i < s->mem.nidle; i++)
+        arena_destroy(s->mem.idle[i]);
+    pool_destroy(s->mem.conns);
+    arena_destroy(s->mem.arena);
+}
+
+/* Arenas of closed connections are reset and cached, so a server with a
+ * steady number of connections maps no new memory.  32 KiB holds the input
+ * buffer and a request; 1 MiB caps what one connection can make us hold. */
+static conn_t *conn_new(server_t *s)
+{
+    conn_t *c = pool_calloc(s->mem.conns);
+    if (c == NULL)
+        return NULL;
+    if (s->mem.nidle)
+        c->mem.arena = s->mem.idle[--s->mem.nidle];
+    else
+        c->mem.arena = arena_create(&(arena_opts_t){.chunk_size = 32 << 10, .max_bytes = 1 << 20});
+    if (c->mem.arena == NULL) {
+        pool_free(s->mem.conns, c);
+        return NULL;
+    }
+    if ((c->in = arena_alloc(c->mem.arena, IN_CAP)) == NULL) {
+        conn_free(s, c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_free(server_t *s, conn_t *c)
+{
+    arena_reset(c->mem.arena);
+    if (s->mem.nidle < (size_t)s->max_conns) {
+        s->mem.idle[s->mem.nidle++] = c->mem.arena;
+    } else {
+        arena_stats_t st;
+        arena_stats(c->mem.arena, &st);
+        s->mem.retired_mmaps += st.mmaps;
+        arena_destroy(c->mem.arena);
+    }
+    pool_free(s->mem.conns, c);
+}
+
+/* A mark per request costs no memory after the first: arena_mark shares the
+ * record of the newest mark when nothing was allocated since it, which is
+ * the case after the rewind that ended the previous request. */
+static int req_begin(conn_t *c)
+{
+    c->mem.request = arena_mark(c->mem.arena);
+    return c->mem.request.arena ? 0 : -1;
+}
+
+static void *req_alloc(conn_t *c, size_t n) { return arena_alloc(c->mem.arena, n); }
+
 static char *req_sprintf(conn_t *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = arena_vsprintf(c->arena, fmt, ap);
+    char *s = arena_vsprintf(c->mem.arena, fmt, ap);
     va_end(ap);
     return s;
 }
 
 static int req_defer(conn_t *c, void (*fn)(void *), void *arg)
 {
-    return arena_defer(c->arena, fn, arg);
-}
-
-/* The request mark is taken once per connection, right after the input
- * buffer (conn_new), and every request rewinds to that same mark.  A fresh
- * mark per request would cost no memory either (a mark taken right after a
- * rewind shares the record of the mark rewound to, so mark / work / rewind
- * takes none per iteration: arena.h); one mark per connection simply puts
- * the request scope's start where the connection's own memory ends. */
-static int req_begin(conn_t *c)
-{
-    (void)c;
-    return 0;
+    return arena_defer(c->mem.arena, fn, arg);
 }
 
 /* One rewind frees the request's memory and closes what it opened. */
-static void req_end(conn_t *c) { arena_rewind(c->arena, c->scope); }
+static void req_end(conn_t *c) { arena_rewind(c->mem.arena, c->mem.request); }
 
-/* Arenas of closed connections are reset and cached, so a server with a
- * steady number of connections maps no new memory. */
-static conn_t *conn_new(server_t *s)
+static const char *mem_stats(server_t *s, conn_t *c)
 {
-    conn_t *c = pool_calloc(s->conns);
-    if (c == NULL)
-        return NULL;
-    if (s->nidle)
-        c->arena = s->idle[--s->nidle];
-    else
-        c->arena = arena_create(&(arena_opts_t){.chunk_size = 32 << 10, .max_bytes = 1 << 20});
-    if (c->arena == NULL || (c->in = arena_alloc(c->arena, IN_CAP)) == NULL ||
-        (c->scope = arena_mark(c->arena)).arena == NULL) {
-        arena_destroy(c->arena);
-        pool_free(s->conns, c);
-        return NULL;
+    arena_stats_t sum = {0}, st;
+    size_t n = 0;
+    for (conn_t *x = s->head.next; x != &s->head; x = x->next, n++) {
+        arena_stats(x->mem.arena, &st);
+        sum.used += st.used, sum.peak += st.peak, sum.mapped += st.mapped;
+        sum.chunks += st.chunks, sum.mmaps += st.mmaps;
     }
-    return c;
-}
-
-static void conn_free(server_t *s, conn_t *c)
-{
-    arena_reset(c->arena);
-    if (s->nidle < (size_t)s->max_conns) {
-        s->idle[s->nidle++] = c->arena;
-    } else {
-        arena_stats_t st;
-        arena_stats(c->arena, &st);
-        s->retired_mmaps += st.mmaps;
-        arena_destroy(c->arena);
+    size_t idle_mapped = 0, idle_mmaps = 0;
+    for (size_t i = 0; i < s->mem.nidle; i++) {
+        arena_stats(s->mem.idle[i], &st);
+        idle_mapped += st.mapped, idle_mmaps += st.mmaps;
     }
-    pool_free(s->conns, c);
+    pool_stats_t ps;
+    pool_stats(s->mem.conns, &ps);
+    arena_stats_t ss;
+    arena_stats(s->mem.arena, &ss);
+    return req_sprintf(c,
+                       "conn_pool: obj_size %zu live %zu capacity %zu\n"
+                       "conn_arenas: %zu used %zu peak %zu mapped %zu chunks %zu mmaps %zu\n"
+                       "idle_arenas: %zu mapped %zu mmaps %zu\n"
+                       "server_arena: used %zu mapped %zu mmaps %zu\n"
+                       "total_arena_mmaps: %zu\n",
+                       ps.obj_size, ps.live, ps.capacity, n, sum.used, sum.peak, sum.mapped,
+                       sum.chunks, sum.mmaps, s->mem.nidle, idle_mapped, idle_mmaps, ss.used,
+                       ss.mapped, ss.mmaps, sum.mmaps + idle_mmaps + ss.mmaps + s->mem.retired_mmaps);
 }
 
-#else /* USE_MALLOC */
-
-static void *req_alloc(conn_t *c, size_t n)
-{
-    blk_t *b = malloc(sizeof(blk_t) + n);
-    if (b == NULL)
-        return NULL;
-    b->next = c->blocks;
-    c->blocks = b;
-    return b->align;
-}
-
-static char *req_sprintf(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *req_sprintf(conn_t *c, const char *fmt, ...)
-{
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = n < 0 ? NULL : req_alloc(c, (size_t)n + 1);
-    if (s)
-        vsnprintf(s, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
-    return s;
-}
-
-static int req_defer(conn_t *c, void (*fn)(void *), void *arg)
-{
-    if (c->ndefers == MAX_DEFERS) {
-        errno = ENOMEM;
-        return -1;
-    }
-    c->defers[c->ndefers].fn = fn;
-    c->defers[c->ndefers++].arg = arg;
-    return 0;
-}
-
-static int req_begin(conn_t *c)
-{
-    (void)c;
-    return 0;
-}
-
-static void req_end(conn_t *c)
-{
-    while (c->ndefers > 0) {
-        c->ndefers--;
-        c->defers[c->ndefers].fn(c->defers[c->ndefers].arg);
-    }
-    while (c->blocks) {
-        blk_t *b = c->blocks;
-        c->blocks = b->next;
-        free(b);
-    }
-}
-
-static conn_t *conn_new(server_t *s)
-{
-    (void)s;
-    conn_t *c = calloc(1, sizeof *c);
-    if (c && (c->in = malloc(IN_CAP)) == NULL) {
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
-static void conn_free(server_t *s, conn_t *c)
-{
-    (void)s;
-    free(c->in);
-    free(c);
-}
-
-#endif /* USE_MALLOC */
+#endif /* HTTP_SERVER_EXTERNAL_MEM */
 
 /* ---- Helpers ---- */
 
@@ -281,6 +276,26 @@ static size_t rss_kib(void)
 }
 
 static void close_fd(void *arg) { close((int)(intptr_t)arg); }
+
+static void close_dir(void *arg) { closedir(arg); }
+
+/* Hand fd to the request: req_end closes it.  False (fd closed) when the
+ * cleanup cannot be registered. */
+static bool defer_close(conn_t *c, int fd)
+{
+    if (req_defer(c, close_fd, (void *)(intptr_t)fd) == 0)
+        return true;
+    close(fd);
+    return false;
+}
+
+static char *req_strndup(conn_t *c, const char *s, size_t n)
+{
+    char *d = req_alloc(c, n + 1);
+    if (d)
+        memcpy(d, s, n), d[n] = '\0';
+    return d;
+}
 
 static const char *mime_type(const char *path)
 {
@@ -321,34 +336,52 @@ static const char *reason(int status)
 
 /* ---- Responses ---- */
 
-/* Queue a complete response whose body is in memory. */
-static void respond(conn_t *c, int status, const char *ctype, const char *body, size_t len,
-                    bool head_only)
+/* Queue the head of a response.  False when out of request memory: a fixed
+ * 500 is queued instead and the connection closes after it. */
+static bool queue_head(conn_t *c, int status, const char *ctype, long long len)
 {
-    char *r = req_sprintf(c,
+    /* A 405 must list the methods the resource supports (RFC 9110, 15.5.6). */
+    char *h = req_sprintf(c,
                           "HTTP/1.1 %d %s\r\nServer: arenapool-example\r\nContent-Type: %s\r\n"
-                          "Content-Length: %zu\r\nConnection: %s\r\n\r\n%.*s",
-                          status, reason(status), ctype, len, c->closing ? "close" : "keep-alive",
-                          head_only ? 0 : (int)len, body);
-    if (r == NULL) { /* out of request memory: a fixed answer */
+                          "Content-Length: %lld\r\n%sConnection: %s\r\n\r\n",
+                          status, reason(status), ctype, len,
+                          status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                          c->closing ? "close" : "keep-alive");
+    c->body = NULL, c->body_len = 0, c->sent = 0;
+    if (h == NULL) {
         static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
                                   "Connection: close\r\n\r\n";
         c->closing = true;
-        r = (char *)oom;
+        c->out = oom, c->out_len = sizeof oom - 1;
+        return false;
     }
-    c->out = r;
-    c->out_len = strlen(r);
-    c->out_off = 0;
+    c->out = h, c->out_len = strlen(h);
+    return true;
+}
+
+/* Queue a response whose body is in memory that lives until req_end. */
+static void respond(conn_t *c, int status, const char *ctype, const char *body, size_t len,
+                    bool head_only)
+{
+    if (queue_head(c, status, ctype, (long long)len) && !head_only)
+        c->body = body, c->body_len = len;
+}
+
+/* A status with its reason as the body; the connection stays open. */
+static void respond_status(conn_t *c, int status, bool head_only)
+{
+    char *body = req_sprintf(c, "%d %s\n", status, reason(status));
+    respond(c, status, "text/plain; charset=utf-8", body ? body : "", body ? strlen(body) : 0,
+            head_only);
 }
 
 /* Error answers end the connection: after a malformed request the stream
- * position is unknown, so nothing after it can be trusted. */
+ * position is unknown (and a refused request's body is never read), so
+ * nothing after it can be trusted. */
 static void respond_error(conn_t *c, int status)
 {
-    char *body = req_sprintf(c, "%d %s\n", status, reason(status));
     c->closing = true;
-    respond(c, status, "text/plain; charset=utf-8", body ? body : "", body ? strlen(body) : 0,
-            false);
+    respond_status(c, status, false);
 }
 
 /* ---- Paths ---- */
@@ -361,10 +394,11 @@ static int hexval(char ch)
     return -1;
 }
 
-/* Percent-decode the path part of target into the request scope.  NULL for a
+/* Percent-decode the path part of target into request memory.  NULL for a
  * bad escape, an encoded NUL, or a target that is not an absolute path. */
-static char *decode_path(conn_t *c, const char *t, size_t n)
+static char *decode_path(conn_t *c, const char *t)
 {
+    size_t n = strlen(t);
     if (n == 0 || t[0] != '/')
         return NULL;
     char *out = req_alloc(c, n + 1), *o = out;
@@ -385,75 +419,291 @@ static char *decode_path(conn_t *c, const char *t, size_t n)
     return out;
 }
 
-/* Open path (decoded, absolute) under rootfd, one component at a time with
- * O_NOFOLLOW: a symlink anywhere in the path fails with ELOOP/ENOTDIR, a ".."
- * component is refused before any lookup.  A directory gives its index.html.
- * Returns an fd of a regular file, or -1 with the HTTP status in *status. */
-static int open_under(int rootfd, char *path, int *status)
+/* The decoded path as "/seg/seg" ("/" for the root), empty and "." segments
+ * dropped, so that the links of a listing are canonical (an href "//x" would
+ * name a host).  0, or 403 for a ".." segment, 500 without memory. */
+static int clean_path(conn_t *c, const char *path, char **out)
 {
-    for (char *p = path; *p; p++) /* no ".." component, wherever the slashes are */
-        if (p[0] == '.' && p[1] == '.' && (p == path || p[-1] == '/') && (p[2] == '/' || !p[2])) {
-            *status = 403;
-            return -1;
+    char *o = req_alloc(c, strlen(path) + 2), *w = o;
+    if (o == NULL)
+        return 500;
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 403;
+        if (n > 0 && !(n == 1 && p[0] == '.')) {
+            *w++ = '/';
+            memcpy(w, p, n);
+            w += n;
         }
-    int dir = dup(rootfd);
+        p += n;
+    }
+    if (w == o)
+        *w++ = '/';
+    *w = '\0';
+    *out = o;
+    return 0;
+}
+
+/* Open a clean path under rootfd one component at a time with O_NOFOLLOW: a
+ * symlink anywhere fails (ELOOP, ENOTDIR), so nothing outside DIR is ever
+ * reached.  Returns an fd of the last component, a file or a directory, or -1
+ * with the HTTP status in *status. */
+static int open_under(int rootfd, const char *path, int *status)
+{
+    int dir = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
     if (dir < 0) {
         *status = 500;
         return -1;
     }
-    char *save = NULL;
-    int fd = -1;
-    for (char *seg = strtok_r(path, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
-        if (strcmp(seg, ".") == 0)
-            continue;
-        fd = openat(dir, seg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        close(dir);
-        if (fd < 0) {
-            *status = errno == ENOENT || errno == ENOTDIR ? 404 : 403;
-            return -1;
-        }
-        dir = fd;
-    }
-    /* dir is now the last component (or the root). */
-    struct stat st;
-    if (fstat(dir, &st) != 0) {
-        close(dir);
-        *status = 500;
-        return -1;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        fd = openat(dir, "index.html", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        close(dir);
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            if (fd >= 0)
-                close(fd);
+    for (const char *p = path + 1; *p;) {
+        size_t n = strcspn(p, "/");
+        char name[NAME_MAX + 1];
+        if (n > NAME_MAX) {
+            close(dir);
             *status = 404;
             return -1;
         }
-        dir = fd;
-    }
-    if (!S_ISREG(st.st_mode)) {
+        memcpy(name, p, n), name[n] = '\0';
+        int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        int e = errno;
         close(dir);
-        *status = 403;
-        return -1;
+        if (fd < 0) {
+            *status = e == ENOENT || e == ENOTDIR ? 404 : 403;
+            return -1;
+        }
+        dir = fd;
+        p += n + (p[n] == '/');
     }
     return dir;
 }
 
-/* ---- Requests ---- */
+/* ---- Directory listings ---- */
 
-/* Answer with an error status and leave the request handler. */
-#define FAIL(c, status)                \
-    do {                               \
-        respond_error((c), (status));  \
-        return;                        \
-    } while (0)
+typedef struct entry {
+    const char *name;
+    bool dir;
+} entry_t;
+
+typedef struct entry_node {
+    entry_t e;
+    struct entry_node *next;
+} entry_node_t;
+
+/* The page is measured (out NULL) and then written by the same code, so it
+ * takes one allocation of the exact size and no buffer that grows. */
+typedef struct page {
+    char *out;
+    size_t len;
+} page_t;
+
+static void put(page_t *p, const char *s, size_t n)
+{
+    if (p->out)
+        memcpy(p->out + p->len, s, n);
+    p->len += n;
+}
+
+static void put_str(page_t *p, const char *s) { put(p, s, strlen(s)); }
+
+/* Percent-encode for a URL path: everything but unreserved characters and '/'. */
+static void put_url(page_t *p, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '/') {
+            put(p, (const char *)&s[i], 1);
+        } else {
+            char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            put(p, esc, 3);
+        }
+    }
+}
+
+static void put_html(page_t *p, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': put_str(p, "&amp;"); break;
+        case '<': put_str(p, "&lt;"); break;
+        case '>': put_str(p, "&gt;"); break;
+        case '"': put_str(p, "&quot;"); break;
+        case '\'': put_str(p, "&#39;"); break;
+        default: put(p, s, 1);
+        }
+    }
+}
+
+/* base: the directory's clean path, "" for the root. */
+static void listing_page(page_t *p, const char *base, const entry_t *v, size_t n)
+{
+    put_str(p, "<!doctype html>\n<meta charset=\"utf-8\">\n<title>Index of ");
+    put_html(p, base);
+    put_str(p, "/</title>\n<h1>Index of ");
+    put_html(p, base);
+    put_str(p, "/</h1>\n<ul>\n");
+    if (*base) {
+        put_str(p, "<li><a href=\"");
+        put_url(p, base, (size_t)(strrchr(base, '/') - base));
+        put_str(p, "/\">../</a>\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        put_str(p, "<li><a href=\"");
+        put_url(p, base, strlen(base));
+        put_str(p, "/");
+        put_url(p, v[i].name, strlen(v[i].name));
+        put_str(p, v[i].dir ? "/\">" : "\">");
+        put_html(p, v[i].name);
+        put_str(p, v[i].dir ? "/</a>\n" : "</a>\n");
+    }
+    put_str(p, "</ul>\n");
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const entry_t *)a)->name, ((const entry_t *)b)->name);
+}
+
+/* A directory without index.html gets a listing, as nginx's autoindex gives
+ * one: the entries a request could be served (regular files and directories;
+ * no symlinks, which are never followed; no dot files, which autoindex hides
+ * too), sorted by name, with absolute links.  Every string of it lives in
+ * request memory, so the listing of a huge directory is bounded by the
+ * connection's cap (500 past it) and nothing is left to free. */
+static void serve_listing(conn_t *c, int dfd, const char *path, bool head_only)
+{
+    int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0); /* closedir closes it; dfd stays the request's */
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        respond_error(c, 500);
+        return;
+    }
+    if (req_defer(c, close_dir, d) != 0) {
+        closedir(d);
+        respond_error(c, 500);
+        return;
+    }
+    entry_node_t *list = NULL;
+    size_t n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        struct stat st;
+        if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+            continue;
+        entry_node_t *x = req_alloc(c, sizeof *x);
+        char *name = x ? req_strndup(c, de->d_name, strlen(de->d_name)) : NULL;
+        if (name == NULL) {
+            respond_error(c, 500);
+            return;
+        }
+        x->e = (entry_t){name, S_ISDIR(st.st_mode)};
+        x->next = list, list = x, n++;
+    }
+    entry_t *v = req_alloc(c, (n ? n : 1) * sizeof *v);
+    if (v == NULL) {
+        respond_error(c, 500);
+        return;
+    }
+    for (size_t i = 0; list; list = list->next)
+        v[i++] = list->e;
+    qsort(v, n, sizeof *v, entry_cmp);
+
+    const char *base = strcmp(path, "/") == 0 ? "" : path;
+    page_t page = {NULL, 0};
+    listing_page(&page, base, v, n);
+    if ((page.out = req_alloc(c, page.len)) == NULL) {
+        respond_error(c, 500);
+        return;
+    }
+    page.len = 0;
+    listing_page(&page, base, v, n);
+    respond(c, 200, "text/html; charset=utf-8", page.out, page.len, head_only);
+}
+
+/* ---- Serving ---- */
+
+/* fd is the request's (closed by req_end); st its status. */
+static void serve_file(conn_t *c, int fd, const struct stat *st, const char *path, bool head_only)
+{
+    if (queue_head(c, 200, mime_type(path), (long long)st->st_size) && !head_only && st->st_size > 0)
+        c->file_fd = fd, c->file_off = 0, c->file_end = st->st_size;
+}
+
+/* GET or HEAD of a decoded path: a regular file, a directory's index.html,
+ * or a directory's listing.  403/404 keep the connection: the request itself
+ * was well formed. */
+static void serve_path(server_t *s, conn_t *c, const char *decoded, bool head_only)
+{
+    char *path = NULL;
+    int status = clean_path(c, decoded, &path);
+    int fd = status ? -1 : open_under(s->rootfd, path, &status);
+    if (fd < 0) {
+        if (status == 500)
+            respond_error(c, 500);
+        else
+            respond_status(c, status, head_only);
+        return;
+    }
+    struct stat st;
+    if (!defer_close(c, fd) || fstat(fd, &st) != 0) {
+        respond_error(c, 500);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        int ifd = openat(fd, "index.html", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        struct stat ist;
+        if (ifd >= 0 && (!defer_close(c, ifd) || fstat(ifd, &ist) != 0)) {
+            respond_error(c, 500);
+            return;
+        }
+        if (ifd >= 0 && S_ISREG(ist.st_mode))
+            serve_file(c, ifd, &ist, "index.html", head_only);
+        else
+            serve_listing(c, fd, path, head_only);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        respond_status(c, 403, head_only);
+        return;
+    }
+    serve_file(c, fd, &st, path, head_only);
+}
+
+static void serve_stats(server_t *s, conn_t *c, bool head_only)
+{
+    const char *mem = mem_stats(s, c);
+    char *body = mem ? req_sprintf(c,
+                                   "build: %s\nrequests: %lu\nrejected: %lu\nrss_kib: %zu\n"
+                                   "connections: %zu (max %d)\n%s",
+                                   MEM_NAME, s->requests, s->rejected, rss_kib(), s->live,
+                                   s->max_conns, mem)
+                     : NULL;
+    if (body == NULL) {
+        respond_error(c, 500);
+        return;
+    }
+    respond(c, 200, "text/plain; charset=utf-8", body, strlen(body), head_only);
+}
+
+/* ---- Requests ---- */
 
 typedef struct header {
     const char *name, *value;
 } header_t;
 
-static void stats_page(server_t *s, conn_t *c, bool head_only);
+/* A parsed request head; every string in request memory. */
+typedef struct request {
+    char *method, *target;
+    int minor; /* HTTP/1.minor */
+    header_t *headers;
+    size_t nheaders;
+} request_t;
 
 static bool is_tchar(unsigned char ch)
 {
@@ -461,54 +711,48 @@ static bool is_tchar(unsigned char ch)
            (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-/* Handle the request whose head is in->[0, head_len) (ending "\r\n\r\n").
- * Allocates everything in the request scope; queues the response. */
-static void handle(server_t *s, conn_t *c, size_t head_len)
+/* "METHOD SP TARGET SP HTTP/1.x" in [in, eol).  0 or an HTTP status. */
+static int parse_request_line(conn_t *c, const char *in, const char *eol, request_t *rq)
 {
-    const char *in = c->in, *end = in + head_len;
-    const char *eol = memchr(in, '\r', head_len);
-    if (eol == NULL || eol[1] != '\n')
-        FAIL(c, 400);
-
-    /* Request line: METHOD SP TARGET SP HTTP/1.x */
     const char *sp1 = memchr(in, ' ', (size_t)(eol - in));
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
     if (sp1 == NULL || sp2 == NULL || sp1 == in || sp2 == sp1 + 1)
-        FAIL(c, 400);
+        return 400;
     for (const char *p = in; p < sp1; p++)
         if (!is_tchar((unsigned char)*p))
-            FAIL(c, 400);
+            return 400;
     for (const char *p = sp1 + 1; p < sp2; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            FAIL(c, 400);
-    char *method = req_alloc(c, (size_t)(sp1 - in) + 1);
-    char *target = req_alloc(c, (size_t)(sp2 - sp1));
-    if (!method || !target)
-        FAIL(c, 500);
-    memcpy(method, in, (size_t)(sp1 - in)), method[sp1 - in] = '\0';
-    memcpy(target, sp1 + 1, (size_t)(sp2 - sp1 - 1)), target[sp2 - sp1 - 1] = '\0';
+            return 400;
     size_t vlen = (size_t)(eol - sp2 - 1);
     if (vlen < 5 || memcmp(sp2 + 1, "HTTP/", 5) != 0)
-        FAIL(c, 400);
+        return 400;
     if (vlen != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1'))
-        FAIL(c, 505);
-    int minor = sp2[8] - '0';
+        return 505;
+    rq->minor = sp2[8] - '0';
+    rq->method = req_strndup(c, in, (size_t)(sp1 - in));
+    rq->target = req_strndup(c, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    return rq->method && rq->target ? 0 : 500;
+}
 
-    /* Headers: name ":" OWS value OWS CRLF; no obs-fold, no control bytes. */
-    header_t *hs = req_alloc(c, MAX_HEADERS * sizeof *hs);
-    size_t nh = 0;
+/* Header lines "name: value CRLF" in [line, end): token names, optional
+ * whitespace around values trimmed, no obs-fold, no control bytes.  0 or an
+ * HTTP status. */
+static int parse_headers(conn_t *c, const char *line, const char *end, request_t *rq)
+{
+    header_t *hs = rq->headers = req_alloc(c, MAX_HEADERS * sizeof *hs);
     if (hs == NULL)
-        FAIL(c, 500);
-    for (const char *line = eol + 2; line < end - 2;) {
+        return 500;
+    while (line < end) {
         const char *le = memchr(line, '\r', (size_t)(end - line));
         if (le == NULL || le[1] != '\n')
-            FAIL(c, 400);
+            return 400;
         const char *colon = memchr(line, ':', (size_t)(le - line));
         if (colon == NULL || colon == line)
-            FAIL(c, 400);
+            return 400;
         for (const char *p = line; p < colon; p++)
             if (!is_tchar((unsigned char)*p))
-                FAIL(c, 400);
+                return 400;
         const char *v = colon + 1, *ve = le;
         while (v < ve && (*v == ' ' || *v == '\t'))
             v++;
@@ -516,122 +760,94 @@ static void handle(server_t *s, conn_t *c, size_t head_len)
             ve--;
         for (const char *p = v; p < ve; p++)
             if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
-                FAIL(c, 400);
-        if (nh == MAX_HEADERS)
-            FAIL(c, 431);
-        char *name = req_alloc(c, (size_t)(colon - line) + 1);
-        char *value = req_alloc(c, (size_t)(ve - v) + 1);
+                return 400;
+        if (rq->nheaders == MAX_HEADERS)
+            return 431;
+        char *name = req_strndup(c, line, (size_t)(colon - line));
+        char *value = req_strndup(c, v, (size_t)(ve - v));
         if (!name || !value)
-            FAIL(c, 500);
-        memcpy(name, line, (size_t)(colon - line)), name[colon - line] = '\0';
-        memcpy(value, v, (size_t)(ve - v)), value[ve - v] = '\0';
-        hs[nh++] = (header_t){name, value};
+            return 500;
+        hs[rq->nheaders++] = (header_t){name, value};
         line = le + 2;
     }
-
-    bool has_host = false, keep = minor == 1;
-    for (size_t i = 0; i < nh; i++) {
-        if (strcasecmp(hs[i].name, "Host") == 0) {
-            if (has_host)
-                FAIL(c, 400); /* two Hosts: ambiguous */
-            has_host = true;
-        } else if (strcasecmp(hs[i].name, "Connection") == 0) {
-            if (strcasecmp(hs[i].value, "close") == 0)
-                keep = false;
-            else if (strcasecmp(hs[i].value, "keep-alive") == 0)
-                keep = true;
-        } else if (strcasecmp(hs[i].name, "Transfer-Encoding") == 0) {
-            FAIL(c, 501); /* no request bodies here */
-        } else if (strcasecmp(hs[i].name, "Content-Length") == 0 && strcmp(hs[i].value, "0") != 0) {
-            FAIL(c, 400); /* a GET/HEAD with a body: refuse, never guess */
-        }
-    }
-    if (minor == 1 && !has_host)
-        FAIL(c, 400);
-    c->closing = !keep;
-
-    bool head_only = strcmp(method, "HEAD") == 0;
-    if (!head_only && strcmp(method, "GET") != 0)
-        FAIL(c, 405);
-    char *path = decode_path(c, target, strlen(target));
-    if (path == NULL)
-        FAIL(c, 400);
-    if (strcmp(path, "/stats") == 0) {
-        stats_page(s, c, head_only);
-        return;
-    }
-
-    int status = 0;
-    char *name = req_sprintf(c, "%s", path); /* open_under cuts path up */
-    if (name == NULL)
-        FAIL(c, 500);
-    int fd = open_under(s->rootfd, path, &status);
-    if (fd < 0) {
-        /* 403/404 keep the connection: the request itself was well formed. */
-        char *body = req_sprintf(c, "%d %s\n", status, reason(status));
-        respond(c, status, "text/plain; charset=utf-8", body ? body : "", body ? strlen(body) : 0,
-                head_only);
-        return;
-    }
-    if (req_defer(c, close_fd, (void *)(intptr_t)fd) != 0) {
-        close(fd);
-        FAIL(c, 500);
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        FAIL(c, 500);
-    char *r = req_sprintf(c,
-                          "HTTP/1.1 200 OK\r\nServer: arenapool-example\r\nContent-Type: %s\r\n"
-                          "Content-Length: %lld\r\nConnection: %s\r\n\r\n",
-                          mime_type(name), (long long)st.st_size,
-                          c->closing ? "close" : "keep-alive");
-    if (r == NULL)
-        FAIL(c, 500);
-    c->out = r, c->out_len = strlen(r), c->out_off = 0;
-    if (!head_only && st.st_size > 0)
-        c->file_fd = fd, c->file_off = 0, c->file_end = st.st_size;
+    return 0;
 }
 
-static void stats_page(server_t *s, conn_t *c, bool head_only)
+/* One Host, required in HTTP/1.1 (two are ambiguous); keep-alive is the 1.1
+ * default, close the 1.0 one, and Connection overrides either.  0 or an HTTP
+ * status. */
+static int read_host_and_connection(conn_t *c, const request_t *rq)
 {
-    char *body;
-#ifndef USE_MALLOC
-    arena_stats_t sum = {0}, st;
-    size_t n = 0;
-    for (conn_t *x = s->head.next; x != &s->head; x = x->next, n++) {
-        arena_stats(x->arena, &st);
-        sum.used += st.used, sum.peak += st.peak, sum.mapped += st.mapped;
-        sum.chunks += st.chunks, sum.mmaps += st.mmaps;
+    bool has_host = false, keep = rq->minor == 1;
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        const header_t *h = &rq->headers[i];
+        if (strcasecmp(h->name, "Host") == 0) {
+            if (has_host)
+                return 400;
+            has_host = true;
+        } else if (strcasecmp(h->name, "Connection") == 0) {
+            if (strcasecmp(h->value, "close") == 0)
+                keep = false;
+            else if (strcasecmp(h->value, "keep-alive") == 0)
+                keep = true;
+        }
     }
-    size_t idle_mapped = 0, idle_mmaps = 0;
-    for (size_t i = 0; i < s->nidle; i++) {
-        arena_stats(s->idle[i], &st);
-        idle_mapped += st.mapped, idle_mmaps += st.mmaps;
+    if (rq->minor == 1 && !has_host)
+        return 400;
+    c->closing = !keep;
+    return 0;
+}
+
+/* GET and HEAD are all this server does.  Checked before the body rules, so
+ * that a POST with a body hears 405 (with Allow), not 400. */
+static int check_method(const request_t *rq)
+{
+    return strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0 ? 0 : 405;
+}
+
+/* GET and HEAD carry no body here, and the server never guesses how long one
+ * is: Transfer-Encoding gives 501, a Content-Length other than 0 gives 400. */
+static int check_no_body(const request_t *rq)
+{
+    for (size_t i = 0; i < rq->nheaders; i++) {
+        const header_t *h = &rq->headers[i];
+        if (strcasecmp(h->name, "Transfer-Encoding") == 0)
+            return 501;
+        if (strcasecmp(h->name, "Content-Length") == 0 && strcmp(h->value, "0") != 0)
+            return 400;
     }
-    pool_stats_t ps;
-    pool_stats(s->conns, &ps);
-    arena_stats_t ss;
-    arena_stats(s->arena, &ss);
-    body = req_sprintf(c,
-                       "build: arena\nrequests: %lu\nrejected: %lu\nrss_kib: %zu\n"
-                       "connections: %zu (max %d)\n"
-                       "conn_pool: obj_size %zu live %zu capacity %zu\n"
-                       "conn_arenas: %zu used %zu peak %zu mapped %zu chunks %zu mmaps %zu\n"
-                       "idle_arenas: %zu mapped %zu mmaps %zu\n"
-                       "server_arena: used %zu mapped %zu mmaps %zu\n"
-                       "total_arena_mmaps: %zu\n",
-                       s->requests, s->rejected, rss_kib(), s->live, s->max_conns, ps.obj_size,
-                       ps.live, ps.capacity, n, sum.used, sum.peak, sum.mapped, sum.chunks,
-                       sum.mmaps, s->nidle, idle_mapped, idle_mmaps, ss.used, ss.mapped, ss.mmaps,
-                       sum.mmaps + idle_mmaps + ss.mmaps + s->retired_mmaps);
-#else
-    body = req_sprintf(c, "build: malloc\nrequests: %lu\nrejected: %lu\nrss_kib: %zu\n"
-                          "connections: %zu (max %d)\n",
-                       s->requests, s->rejected, rss_kib(), s->live, s->max_conns);
-#endif
-    if (body == NULL)
-        FAIL(c, 500);
-    respond(c, 200, "text/plain; charset=utf-8", body, strlen(body), head_only);
+    return 0;
+}
+
+/* Handle the request whose head is in[0, head_len) (ending "\r\n\r\n"):
+ * parse, check, route.  Everything it allocates is request memory; it always
+ * queues a response. */
+static void handle(server_t *s, conn_t *c, size_t head_len)
+{
+    const char *in = c->in, *end = in + head_len;
+    const char *eol = memchr(in, '\r', head_len); /* the head ends in CRLF CRLF: found */
+    request_t rq = {0};
+    int status = eol[1] != '\n' ? 400 : parse_request_line(c, in, eol, &rq);
+    if (status == 0)
+        status = parse_headers(c, eol + 2, end - 2, &rq);
+    if (status == 0)
+        status = read_host_and_connection(c, &rq);
+    if (status == 0)
+        status = check_method(&rq);
+    if (status == 0)
+        status = check_no_body(&rq);
+    char *path = status ? NULL : decode_path(c, rq.target);
+    if (status == 0 && path == NULL)
+        status = 400;
+    if (status) {
+        respond_error(c, status);
+        return;
+    }
+    bool head_only = strcmp(rq.method, "HEAD") == 0;
+    if (strcmp(path, "/stats") == 0)
+        serve_stats(s, c, head_only);
+    else
+        serve_path(s, c, path, head_only);
 }
 
 /* ---- Connections ---- */
@@ -653,16 +869,23 @@ static void set_events(server_t *s, conn_t *c, uint32_t ev)
     epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e);
 }
 
-/* Write what is queued.  1 = done, 0 = blocked (wait for EPOLLOUT), -1 = close. */
+/* Write what is queued: head and in-memory body in one call, then the file.
+ * 1 = done, 0 = blocked (wait for EPOLLOUT), -1 = close. */
 static int flush_out(conn_t *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    while (c->sent < c->out_len + c->body_len) {
+        struct iovec iov[2];
+        size_t k = 0, b = c->sent > c->out_len ? c->sent - c->out_len : 0;
+        if (c->sent < c->out_len)
+            iov[k++] = (struct iovec){(void *)(c->out + c->sent), c->out_len - c->sent};
+        if (b < c->body_len)
+            iov[k++] = (struct iovec){(void *)(c->body + b), c->body_len - b};
+        ssize_t n = sendmsg(c->fd, &(struct msghdr){.msg_iov = iov, .msg_iovlen = k}, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-        c->out_off += (size_t)n;
+        c->sent += (size_t)n;
     }
     while (c->file_fd >= 0 && c->file_off < c->file_end) {
         ssize_t n = sendfile(c->fd, c->file_fd, &c->file_off, (size_t)(c->file_end - c->file_off));
@@ -714,7 +937,7 @@ static bool progress(server_t *s, conn_t *c)
                 set_events(s, c, EPOLLOUT);
                 return true;
             }
-            req_end(c); /* frees the request's memory and closes its file */
+            req_end(c); /* frees the request's memory and closes its files */
             c->in_request = false;
             c->file_fd = -1;
             s->requests++, s->req_this_second++;
@@ -770,7 +993,6 @@ static void on_readable(server_t *s, conn_t *c)
                 conn_close(s, c);
                 return;
             }
-            c->closing = true;
             set_events(s, c, EPOLLOUT);
             return;
         }
@@ -875,15 +1097,10 @@ int main(int argc, char **argv)
     }
     s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s.head.next = s.head.prev = &s.head;
-#ifndef USE_MALLOC
-    s.arena = arena_create(NULL);
-    s.conns = s.arena ? pool_create(s.arena, sizeof(conn_t), _Alignof(conn_t)) : NULL;
-    s.idle = s.arena ? ARENA_NEW_ARRAY(s.arena, arena_t *, (size_t)s.max_conns) : NULL;
-    if (s.conns == NULL || s.idle == NULL) {
-        perror("http_server: arena");
+    if (mem_init(&s) != 0) {
+        perror("http_server: memory");
         return 1;
     }
-#endif
 
     s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -906,7 +1123,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sig, NULL);
     sigaction(SIGTERM, &sig, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "http_server (%s build): listening on 127.0.0.1:%d, serving %s\n", BUILD_NAME,
+    fprintf(stderr, "http_server (%s build): listening on 127.0.0.1:%d, serving %s\n", MEM_NAME,
             ntohs(sa.sin_port), dir);
 
     time_t last = now_s();
@@ -929,8 +1146,13 @@ int main(int argc, char **argv)
         time_t now = now_s();
         if (now != last) {
             sweep(&s, now);
-            fprintf(stderr, "http_server: %lu req/s, %zu conns, rss %zu KiB\n",
-                    s.req_this_second / (unsigned long)(now - last), s.live, rss_kib());
+            /* Only seconds that served requests: an idle server stays quiet. */
+            if (s.req_this_second && now - last == 1)
+                fprintf(stderr, "http_server: %lu req/s, %zu conns, rss %zu KiB\n", s.req_this_second,
+                        s.live, rss_kib());
+            else if (s.req_this_second)
+                fprintf(stderr, "http_server: %lu requests in %lld s, %zu conns, rss %zu KiB\n",
+                        s.req_this_second, (long long)(now - last), s.live, rss_kib());
             s.req_this_second = 0;
             last = now;
         }
@@ -938,12 +1160,7 @@ int main(int argc, char **argv)
 
     while (s.head.next != &s.head)
         conn_close(&s, s.head.next);
-#ifndef USE_MALLOC
-    for (size_t i = 0; i < s.nidle; i++)
-        arena_destroy(s.idle[i]);
-    pool_destroy(s.conns);
-    arena_destroy(s.arena);
-#endif
+    mem_fini(&s);
     close(s.lfd), close(s.ep), close(s.rootfd), close(s.spare_fd);
     fprintf(stderr, "http_server: %lu requests served, bye\n", s.requests);
     return 0;

@@ -1,10 +1,11 @@
 # mk/bench.mk - the benchmark suite (bench/README.md).
 #
 #   make bench           every workload against every installed peer, 7 interleaved
-#                        runs: tables on the terminal and in bench/results/latest.{md,json},
-#                        chart in bench/results/latest.svg (gnuplot)
-#   make bench QUICK=1   every workload at a tiny size, 3 runs, in seconds; results go to
-#                        build/bench/quick/ so the committed ones are never overwritten
+#                        runs, progress and ETA on stderr: tables on the terminal and in
+#                        bench/results/latest.{md,json}, chart in bench/results/latest.svg
+#   make bench QUICK=1   every workload at a tiny size, 3 runs, in seconds: a smoke test
+#                        that prints one line per workload (no target verdicts); results
+#                        go to build/bench/quick/ so the committed ones are never overwritten
 #   make bench-instr     callgrind instructions per operation of the fast paths
 #   make bench-quick     = make bench QUICK=1; part of make test
 #   make bench-checks    mp with and without its misuse checks (bench/results/checks.md)

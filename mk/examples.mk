@@ -3,7 +3,8 @@
 #   make example-server   run build/examples/http_server on 127.0.0.1:8080 (DIR = .)
 #   make test-server      start it on a free port, good + malicious requests, wrk,
 #                         RSS / mmap count flat after warm-up (tests/server/run.sh)
-#   make bench-server     req/s and RSS, arena build vs -DUSE_MALLOC build, side by side
+#   make bench-server     req/s and RSS of the arena build and the malloc one
+#                         (bench/http_server_malloc.c: the same server code), side by side
 #   make test-hooks       Lua 5.4, zlib, expat through examples/allocator.h
 #   make test-cxx         arenapool.hpp with std::vector/map/list (g++ -std=c++17)
 #   make test-install     install into a temp DESTDIR, pkg-config and CMake consumers, uninstall
@@ -33,22 +34,25 @@ $(EX_DIR)/http_server: examples/http_server.c $(EX_LIB) $(PUBLIC_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) $< $(EX_LIB) -lpthread -o $@
 
-$(EX_DIR)/http_server_malloc: examples/http_server.c $(EX_LIB) $(PUBLIC_HDR)
+# The comparison build: bench/http_server_malloc.c includes the example and
+# defines its memory calls on malloc/free.
+SERVER_MALLOC := build/bench/http_server_malloc
+$(SERVER_MALLOC): bench/http_server_malloc.c examples/http_server.c $(PUBLIC_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) -DUSE_MALLOC $< $(EX_LIB) -lpthread -o $@
+	$(CC) $(EX_CPPFLAGS) $(EX_CFLAGS) $< -o $@
 
 example-server: $(EX_DIR)/http_server
 	$(EX_DIR)/http_server -p 8080 .
 
-test-server: $(EX_DIR)/http_server $(EX_DIR)/http_server_malloc
+test-server: $(EX_DIR)/http_server $(SERVER_MALLOC)
 	@echo "== tests: http_server (good and malicious requests, load, flat memory)"
 	@sh .ci/deps.sh extra
 	sh tests/server/run.sh $(EX_DIR)/http_server
-	sh tests/server/run.sh $(EX_DIR)/http_server_malloc quick
+	sh tests/server/run.sh $(SERVER_MALLOC) quick
 
-bench-server: $(EX_DIR)/http_server $(EX_DIR)/http_server_malloc
+bench-server: $(EX_DIR)/http_server $(SERVER_MALLOC)
 	@sh .ci/deps.sh extra
-	sh tests/server/bench.sh $(EX_DIR)/http_server $(EX_DIR)/http_server_malloc
+	sh tests/server/bench.sh $(EX_DIR)/http_server $(SERVER_MALLOC)
 
 # ---- allocator hooks ----
 $(EX_DIR)/hooks/lua_hook: examples/hooks/lua_hook.c $(EX_ALLOC) $(EX_LIB) $(PUBLIC_HDR)

@@ -1,9 +1,10 @@
 #!/bin/sh
-# bench.sh ARENA_SERVER MALLOC_SERVER [SECONDS] [ROUNDS] - requests/s and memory of
-# the arena build and the -DUSE_MALLOC build of examples/http_server.c, side by
-# side: the two servers are started and loaded in turn (ROUNDS interleaved runs
-# of SECONDS each, wrk -t1 -c64, keep-alive GETs of a 1 KiB file and of /),
-# and the table gives the median req/s, RSS after the run and peak RSS.
+# bench.sh ARENA_SERVER MALLOC_SERVER [SECONDS] [ROUNDS] - requests/s and memory
+# of examples/http_server.c built on arenas and on malloc/free
+# (bench/http_server_malloc.c, the same server code), side by side: the two
+# servers are started and loaded in turn (ROUNDS interleaved runs of SECONDS
+# each, wrk -t1 -c64, keep-alive GETs of a 1 KiB file and of /), and the
+# table gives the median req/s, RSS after the run and peak RSS.
 set -eu
 A=$1 M=$2 SECS=${3:-4} ROUNDS=${4:-3}
 command -v wrk >/dev/null || { echo "bench-server: wrk is missing (apt-get install wrk)"; exit 1; }

@@ -130,6 +130,26 @@ check("/stats shows statistics", r and r[0] == 200 and b"requests:" in r[2] and 
 s, r = raw(b"GET / HTTP/1.0\r\n\r\n")
 check("HTTP/1.0 without Host, closed after", r and r[0] == 200 and closed(s))
 
+# ---- directories: index.html, or a generated listing ----
+r = get(b"/sub/")
+page = r[2].decode("utf-8", "replace") if r else ""
+check("GET /sub/ (no index.html) -> 200 listing", r and r[0] == 200 and r[1]["content-type"].startswith("text/html")
+      and '<a href="/sub/a%20b.txt">a b.txt</a>' in page and '<a href="/sub/deeper/">deeper/</a>' in page
+      and '<a href="/">../</a>' in page, "got %r" % (r[0] if r else None,))
+check("listing escapes names in links and text", '<a href="/sub/%3Cb%3E%26.txt">&lt;b&gt;&amp;.txt</a>' in page)
+check("listing leaves out symlinks and dot files", "uplink" not in page and ".hidden" not in page)
+check("listing sorted by name", page.find("&lt;b&gt;") < page.find("a b.txt") < page.find("deeper/"))
+r2 = get(b"/sub")
+check("GET /sub (no slash): the same listing", r2 and r2[0] == 200 and r and r2[2] == r[2])
+s = conn()
+s.sendall(b"HEAD /sub/ HTTP/1.1\r\nHost: t\r\n\r\n")
+r2 = read_response(s, head_only=True)
+check("HEAD of a listing: its length, no body", r2 and r2[0] == 200 and r and int(r2[1]["content-length"]) == len(r[2]) and r2[2] == b"")
+s.close()
+r = get(b"/sub/./deeper//")
+check("empty directory, canonical links", r and r[0] == 200 and b'<a href="/sub/">../</a>' in r[2]
+      and b"Index of /sub/deeper/" in r[2] and r[2].count(b"<li>") == 1)
+
 # ---- never outside ROOT ----
 secret = open(os.path.join(os.path.dirname(ROOT), "secret.txt"), "rb").read()
 for p in [b"/../secret.txt", b"/%2e%2e/secret.txt", b"/%2E%2E%2Fsecret.txt", b"/sub/../../secret.txt",
@@ -156,7 +176,6 @@ expect("encoded NUL", b"GET /index.html%00.txt HTTP/1.1\r\nHost: t\r\n\r\n", 400
 expect("bad escape", b"GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n", 400)
 expect("relative target", b"GET index.html HTTP/1.1\r\nHost: t\r\n\r\n", 400)
 expect("control char in value", b"GET / HTTP/1.1\r\nHost: t\x01\r\n\r\n", 400)
-expect("POST", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405)
 expect("Transfer-Encoding", b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501)
 expect("GET with a body", b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 400)
 expect("truncated head then EOF", b"GET / HTTP/1.1\r\nHost: t\r\n", 400, shut=True)
@@ -180,6 +199,23 @@ while True:
     data += d
 check("error mid-pipeline: 200 then 400 then close", data.count(b"HTTP/1.1 200") == 1 and data.count(b"HTTP/1.1 400") == 1)
 s.close()
+
+# ---- methods other than GET and HEAD: 405 with Allow, then close ----
+def expect_405(name, data):
+    s, r = raw(data)
+    check(name + " -> 405, Allow: GET, HEAD", r is not None and r[0] == 405 and r[1].get("allow") == "GET, HEAD",
+          "got %r" % ((r[0], r[1].get("allow")) if r else None,))
+    if r is not None:
+        check(name + " closes", closed(s))
+    s.close()
+
+
+expect_405("POST", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+expect_405("POST with a body", b"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           b"Content-Length: 7\r\n\r\na=1&b=2")
+expect_405("PUT, chunked body", b"PUT /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+expect_405("DELETE", b"DELETE /index.html HTTP/1.1\r\nHost: t\r\n\r\n")
+expect_405("OPTIONS", b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n")
 
 # ---- timeouts ----
 idle = conn(timeout=6)
