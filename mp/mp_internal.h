@@ -353,6 +353,16 @@ MP__INLINE void *mp__alloc_inline(size_t size)
     return mp__pop((mp_bin_t *)((char *)mp__tc->bins + off), off / sizeof(mp_bin_t));
 }
 
+/* Push checked block p on bin b holding n (< max) objects, marking it free. */
+MP__INLINE void mp__push(mp_bin_t *b, uint32_t n, void *p)
+{
+#if MP_FAST_CHECKS
+    ((uintptr_t *)p)[1] = mp__free_key;
+#endif
+    b->slots[n] = p;
+    MP__STORE(&b->count, n + 1);
+}
+
 /* Push p of class cls on this thread's list, marking it free (the fast path
  * of mp_free_sized).  Budget: ~16 instructions, no atomics, one unlikely
  * branch for the slow path: class 0 (not a small block), an uninitialised
@@ -368,15 +378,12 @@ MP__INLINE void mp__free_class(void *p, size_t cls)
         return;
     }
 #if MP_FAST_CHECKS
-    uintptr_t *w = p;
-    if (AP__UNLIKELY(w[1] == mp__free_key)) {
+    if (AP__UNLIKELY(((uintptr_t *)p)[1] == mp__free_key)) {
         mp__misuse("double free", p);
         return;
     }
-    w[1] = mp__free_key;
 #endif
-    b->slots[n] = p;
-    MP__STORE(&b->count, n + 1);
+    mp__push(b, n, p);
 }
 
 /* free(): page-map lookup (two dependent loads) giving the class and the
@@ -400,10 +407,8 @@ MP__INLINE void mp__free_inline(void *p)
         mp__misuse_small(p, m);
         return;
     }
-    ((uintptr_t *)p)[1] = mp__free_key;
 #endif
-    b->slots[n] = p;
-    MP__STORE(&b->count, n + 1);
+    mp__push(b, n, p);
 }
 
 #endif /* ARENAPOOL_MP_INTERNAL_H */

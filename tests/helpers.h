@@ -39,6 +39,24 @@ static inline arena_stats_t stats_of(const arena_t *a)
     return s;
 }
 
+/* Every arena_stats field equal: what a failed call must leave. */
+static inline int same_stats(arena_stats_t x, arena_stats_t y)
+{
+    return x.used == y.used && x.peak == y.peak && x.mapped == y.mapped &&
+           x.chunks == y.chunks && x.mmaps == y.mmaps;
+}
+
+/* Assert that arena a's stats still equal `before` after the call `what`. */
+#define UNCHANGED(a, before, what)                                                             \
+    do {                                                                                       \
+        arena_stats_t s_ = stats_of(a);                                                        \
+        cr_assert(same_stats(s_, (before)),                                                    \
+                  "%s changed the arena: used %zu->%zu peak %zu->%zu mapped %zu->%zu "        \
+                  "chunks %zu->%zu mmaps %zu->%zu",                                            \
+                  (what), (before).used, s_.used, (before).peak, s_.peak, (before).mapped,    \
+                  s_.mapped, (before).chunks, s_.chunks, (before).mmaps, s_.mmaps);           \
+    } while (0)
+
 /* A suite whose fixture owns a fresh default arena, A. */
 #define ARENA_FIXTURE_SUITE(name)                                                          \
     static arena_t *A;                                                                     \

@@ -9,22 +9,6 @@
 
 #include <signal.h>
 
-static int same_stats(arena_stats_t x, arena_stats_t y)
-{
-    return x.used == y.used && x.peak == y.peak && x.mapped == y.mapped &&
-           x.chunks == y.chunks && x.mmaps == y.mmaps;
-}
-
-#define UNCHANGED(a, before, what)                                                             \
-    do {                                                                                       \
-        arena_stats_t s_ = stats_of(a);                                                        \
-        cr_assert(same_stats(s_, (before)),                                                    \
-                  "%s changed the arena: used %zu->%zu peak %zu->%zu mapped %zu->%zu "        \
-                  "chunks %zu->%zu mmaps %zu->%zu",                                            \
-                  (what), (before).used, s_.used, (before).peak, s_.peak, (before).mapped,    \
-                  s_.mapped, (before).chunks, s_.chunks, (before).mmaps, s_.mmaps);           \
-    } while (0)
-
 /* A capped arena (64 KiB) whose first chunk (16 KiB) is in use and which holds
  * a retained 32 KiB spare: the worst state for "failed calls change nothing". */
 static arena_t *capped_with_spare(void)

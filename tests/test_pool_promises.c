@@ -8,21 +8,6 @@
  */
 #include "helpers.h"
 
-static int same_stats(arena_stats_t x, arena_stats_t y)
-{
-    return x.used == y.used && x.peak == y.peak && x.mapped == y.mapped &&
-           x.chunks == y.chunks && x.mmaps == y.mmaps;
-}
-
-#define UNCHANGED(a, before, what)                                                             \
-    do {                                                                                       \
-        arena_stats_t s_ = stats_of(a);                                                        \
-        cr_assert(same_stats(s_, (before)),                                                    \
-                  "%s changed the arena: used %zu->%zu mapped %zu->%zu chunks %zu->%zu",       \
-                  (what), (before).used, s_.used, (before).mapped, s_.mapped, (before).chunks, \
-                  s_.chunks);                                                                  \
-    } while (0)
-
 /* ---- Sizes at the overflow edge: NULL + ENOMEM, never a bogus slab ---- */
 
 Test(pool_promises, slot_sizes_whose_slab_would_overflow_get_enomem)
