@@ -219,6 +219,41 @@ Test(mp, big_blocks_are_usable_and_zero_when_calloced)
 
 /* ---- mp_calloc ---- */
 
+/* Large blocks reused from freed, fully written pages, on both sides of the
+ * 1 MiB line where calloc stops clearing with memset and drops the pages
+ * instead: every page reads zero, the same pages were really reused, and a
+ * live neighbour written on both sides keeps every byte. */
+Test(mp, calloc_of_reused_large_pages_is_zero_on_both_sides_of_the_drop_line)
+{
+    size_t sizes[] = {MiB - 8192, MiB - 1, MiB, MiB + 1, 5 * MiB + 123, 20 * MiB};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        unsigned char *left = mp_alloc(300000), *p = mp_alloc(n), *right = mp_alloc(300000);
+        cr_assert(left && p && right);
+        memset(left, 0xAB, 300000);
+        memset(right, 0xCD, 300000);
+        memset(p, 0xFF, mp_usable_size(p));
+        mp_free(p);
+        unsigned char *q = mp_calloc(1, n);
+        cr_assert(q);
+#ifndef ARENAPOOL_VALGRIND
+        /* Under Memcheck the 250 ms decay may drop the pages between the
+         * free and the calloc; natively the two calls are adjacent. */
+        cr_assert_eq(q, p, "size %zu: the freed pages were reused", n);
+#endif
+        for (size_t i = 0; i < n; i += 4096)
+            cr_assert_eq(q[i], 0, "size %zu: byte %zu", n, i);
+        cr_assert_eq(q[n - 1], 0, "size %zu: last byte", n);
+        q[n / 2] = 7; /* still writable after the drop */
+        for (size_t i = 0; i < 300000; i += 997)
+            cr_assert(left[i] == 0xAB && right[i] == 0xCD, "size %zu: neighbour byte %zu", n, i);
+        cr_assert(left[299999] == 0xAB && right[299999] == 0xCD);
+        mp_free(q);
+        mp_free(left);
+        mp_free(right);
+    }
+}
+
 Test(mp, calloc_zeroes_reused_blocks)
 {
     for (size_t size = 16; size <= 512 * KiB; size = size * 3 / 2 + 16) {
