@@ -11,8 +11,9 @@
  * cache without locks or atomics; the cache trades batches with central free
  * lists, which carve spans of pages from a page heap over the OS layer.
  * Larger blocks are runs of pages from the same page heap; freed pages stay
- * resident for a while (at most 32 MiB, 250 ms idle), and free address space
- * beyond a 32 MiB reserve is unmapped.  Every function is thread-safe; a
+ * resident for a while (at most 32 MiB; pages idle for 250 ms go back at the
+ * next call that reaches the page heap), and free address space beyond a
+ * 32 MiB reserve is unmapped.  Every function is thread-safe; a
  * block may be freed by any thread.  The mp_* calls follow malloc's semantics
  * (errno, alignment, NULL handling); build/libarenapool_malloc.so offers them
  * as malloc & co. for LD_PRELOAD.
@@ -50,11 +51,12 @@ void *mp_realloc(void *p, size_t size) MP__MALLOC_ATTR;
 void *mp_aligned_alloc(size_t align, size_t size) MP__MALLOC_ATTR;
 
 /* Release a block from any mp_* allocation call, from any thread.  NULL is a
- * no-op.  Debug builds (ARENAPOOL_DEBUG) abort on a double or foreign free. */
+ * no-op.  Every build reports a double, interior or foreign free and aborts. */
 void mp_free(void *p);
 
 /* mp_free for a block from mp_alloc/mp_calloc/mp_realloc when the caller
- * knows the size it asked for: skips the page-map lookup.  Not for aligned blocks. */
+ * knows the size it asked for: skips the page-map lookup.  Not for aligned
+ * blocks.  A wrong size is caught only on the slow path: it may corrupt the heap. */
 void mp_free_sized(void *p, size_t size);
 
 /* Bytes usable in the block p (>= the size asked for); 0 for NULL. */
