@@ -313,7 +313,7 @@ void mp__free_nonsmall(void *p)
     if (s)
         mp__large_free(s, p);
     else if (cls != 0 && mp__small_live(p, cls))
-        push_slow(p, cls); /* a block on a page not yet marked */
+        push_slow(p, cls); /* a block on a page marked meanwhile */
 }
 
 AP__NOINLINE void mp__free_slow(void *p, size_t cls)
@@ -328,7 +328,7 @@ AP__NOINLINE void mp__free_slow(void *p, size_t cls)
 #if MP_FAST_CHECKS
     uint32_t m = mp__meta_at(p);
     if (AP__UNLIKELY((m & 0xFFu) != cls)) {
-        if ((m & 0xFFu) == 0) { /* a page not yet marked: the exact look */
+        if ((m & 0xFFu) == 0) { /* a page never marked: the exact look */
             mp__free_nonsmall(p);
             return;
         }
