@@ -5,7 +5,7 @@
  */
 #include "helpers.h"
 
-#ifdef ARENA__ASAN
+#ifdef TEST_ASAN
 
 static arena_t *A;
 static void setup(void) { A = arena_create(NULL); }
