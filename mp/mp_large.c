@@ -12,6 +12,7 @@
  * free span never serves a small request whole.
  */
 #include "mp_internal.h"
+#include "mp_checker.h"
 
 #include <errno.h>
 
@@ -36,17 +37,24 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
         return NULL;
     }
     MP__ADD(&mp__stat_large, s->npages << MP_PAGE_SHIFT);
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_large_alloc((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
     return (void *)(s->page << MP_PAGE_SHIFT);
 }
 
 void mp__large_free(mp_span_t *s)
 {
     MP__SUB(&mp__stat_large, s->npages << MP_PAGE_SHIFT);
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_large_free((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
     mp__page_free(s);
 }
 
 static void *adjust(mp_span_t *s, size_t old)
 {
+    /* Pages added in place or by a move may carry a freed block's poison. */
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_large_alloc((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
     if (s->npages > old)
         MP__ADD(&mp__stat_large, (s->npages - old) << MP_PAGE_SHIFT);
     else
