@@ -1,9 +1,10 @@
 /*
  * test_asan.c - under AddressSanitizer, memory not handed out is poisoned:
- * the free tail of a chunk, everything released by rewind and reset, and
- * freed pool slots.  The tests exist only in the ASan build.
+ * the free tail of a chunk, everything released by rewind and reset, freed
+ * pool slots and freed mp blocks.  The tests exist only in the ASan build.
  */
 #include "helpers.h"
+#include "mp.h"
 
 #ifdef TEST_ASAN
 
@@ -73,6 +74,44 @@ Test(asan, pool_free_poisons_the_slot)
     cr_assert_not(POISONED(o));
     pool_reset(p);
     cr_assert(POISONED(o2));
+}
+
+Test(asan, mp_free_poisons_the_block_but_its_key_word)
+{
+    char *p = mp_alloc(64);
+    cr_assert_not(POISONED(p));
+    cr_assert_not(POISONED(p + 63));
+    mp_free(p);
+    cr_assert(POISONED(p));
+    cr_assert_not(POISONED(p + 8), "word 1 holds the free key the double-free check reads");
+    cr_assert(POISONED(p + 16));
+    cr_assert(POISONED(p + 63));
+    char *q = mp_alloc(64);
+    cr_assert_eq(q, p, "the block comes back");
+    cr_assert_not(POISONED(q));
+    cr_assert_not(POISONED(q + 63));
+    mp_free(q);
+}
+
+Test(asan, large_mp_blocks_are_poisoned_when_freed_and_clear_when_grown)
+{
+    char *p = mp_alloc(1u << 20);
+    cr_assert_not(POISONED(p + (1u << 20) - 1));
+    mp_free(p);
+    cr_assert(POISONED(p));
+    cr_assert(POISONED(p + (1u << 19)));
+    char *q = mp_alloc(3u << 19); /* may take the freed pages */
+    memset(q, 1, 3u << 19);
+    q = mp_realloc(q, 8u << 20); /* in place or moved */
+    memset(q, 2, 8u << 20);
+    mp_free(q);
+}
+
+Test(asan, use_after_mp_free_is_reported, .exit_code = 1)
+{
+    volatile char *p = mp_alloc(100);
+    mp_free((void *)p);
+    p[40] = 1;
 }
 
 Test(asan, use_after_rewind_is_reported, .exit_code = 1)
