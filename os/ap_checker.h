@@ -7,7 +7,8 @@
  * time whether AddressSanitizer or Valgrind Memcheck will watch it.  ASan's
  * interface functions are declared weak here: they resolve only in a process
  * that carries the ASan runtime.  Valgrind answers RUNNING_ON_VALGRIND (a
- * no-op instruction sequence natively).  The answer is fixed for the life of
+ * no-op instruction sequence natively), and Memcheck, alone among its tools,
+ * answers its own client requests.  The answer is fixed for the life of
  * the process.  With a checker present, arena.c, pool.c and the memory pool
  * route every call of their inline fast paths to their slow paths, which
  * poison and unpoison through these calls; without one, each call below is a
@@ -32,11 +33,14 @@ extern "C" {
 extern int ap__checker_kind AP__HIDDEN;
 int ap__checker_detect(void) AP__HIDDEN;
 
-/* Which checker watches the process: AP__CHECK_* (0 = none). */
-static inline int ap__checker(void)
+/* Which checker watches the process: AP__CHECK_* (0 = none).  Without one:
+ * a load, a test and a branch predicted not taken. */
+static inline AP__ALWAYS_INLINE int ap__checker(void)
 {
     int k = __atomic_load_n(&ap__checker_kind, __ATOMIC_RELAXED);
-    return AP__LIKELY(k >= 0) ? k : ap__checker_detect();
+    if (AP__LIKELY(k == AP__CHECK_NONE))
+        return AP__CHECK_NONE;
+    return k > 0 ? k : ap__checker_detect();
 }
 
 /* [p, p+n) is no longer handed out: any access is reported. */

@@ -103,7 +103,7 @@ static _Noreturn void corrupt(const pool_t *p, const void *slot)
  * (pool_alloc goes out of line); the real count and top wait in hot_n and
  * hot_top.  Every function here that uses the hot array opens it first and
  * shuts it before returning.  Without a checker both are a predicted branch. */
-static void open_hot(pool_t *p)
+static inline AP__ALWAYS_INLINE void open_hot(pool_t *p)
 {
     if (AP__UNLIKELY(ap__checker())) {
         p->h.n = p->hot_n;
@@ -111,7 +111,7 @@ static void open_hot(pool_t *p)
     }
 }
 
-static void shut_hot(pool_t *p)
+static inline AP__ALWAYS_INLINE void shut_hot(pool_t *p)
 {
     if (AP__UNLIKELY(ap__checker())) {
         p->hot_n = p->h.n;
@@ -148,7 +148,7 @@ static void *validate(const pool_t *p, const void *node, void *v)
 }
 
 /* Write a node: link, then k entries, the rest NULL; the slot stays poisoned. */
-static void node_write(pool_t *p, void *node, void *link, void *const *e, size_t k)
+static inline AP__ALWAYS_INLINE void node_write(pool_t *p, void *node, void *link, void *const *e, size_t k)
 {
     void **w = node;
     size_t words = 1 + p->node_cap;
@@ -160,7 +160,7 @@ static void node_write(pool_t *p, void *node, void *link, void *const *e, size_t
 }
 
 /* Read a node: returns its link and stores its non-NULL entries in out. */
-static void *node_read(const pool_t *p, void *node, void **out, size_t *k)
+static inline AP__ALWAYS_INLINE void *node_read(const pool_t *p, void *node, void **out, size_t *k)
 {
     void **w = node;
     size_t words = 1 + p->node_cap;
