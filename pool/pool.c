@@ -148,7 +148,8 @@ static void *validate(const pool_t *p, const void *node, void *v)
 }
 
 /* Write a node: link, then k entries, the rest NULL; the slot stays poisoned. */
-static inline AP__ALWAYS_INLINE void node_write(pool_t *p, void *node, void *link, void *const *e, size_t k)
+static inline AP__ALWAYS_INLINE void node_write(pool_t *p, void *node, void *link,
+                                                void *const *e, size_t k)
 {
     void **w = node;
     size_t words = 1 + p->node_cap;

@@ -13,7 +13,8 @@
 #include <string.h>
 
 static int failed;
-#define CHECK(c) ((c) ? (void)0 : (void)(failed = 1, fprintf(stderr, "good: %s:%d: %s\n", __FILE__, __LINE__, #c)))
+#define CHECK(c) \
+    ((c) ? (void)0 : (void)(failed = 1, fprintf(stderr, "good: %s:%d: %s\n", __FILE__, __LINE__, #c)))
 
 static void closer(void *arg) { *(int *)arg += 1; }
 
