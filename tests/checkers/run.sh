@@ -2,9 +2,9 @@
 # run.sh MAKE - programs built against the installed library (a staged
 # `make install PREFIX=/usr DESTDIR=...`, release build) with a checker's own
 # flags, as a user builds them:
-#   - good.c, a correct program, must run with no report: clang and gcc
-#     ASan(+UBSan), static and shared; Memcheck on a plain build and on one
-#     with -DARENAPOOL_VALGRIND.
+#   - good.c, a correct program, must run with no report: clang ASan+UBSan
+#     and gcc ASan, static and shared; Memcheck on a plain build and on one
+#     with -DARENAPOOL_VALGRIND, static and shared.
 #   - bad.c CASE, one use of memory after the library took it back (rewind,
 #     reset, pool_free, mp_free, a large mp_free), each case in its own
 #     process, must be reported by the same checkers; and bad.c CASE ok (the
@@ -49,7 +49,7 @@ asan_run() { # label prog args...: exit status in $rc, output in $tmp/out
   rc=$?
 }
 for v in "clang static:$CLANG:$ASAN_CLANG:static" "clang shared:$CLANG:$ASAN_CLANG:shared" \
-         "gcc static:$CC:$ASAN_GCC:static"; do
+         "gcc static:$CC:$ASAN_GCC:static" "gcc shared:$CC:$ASAN_GCC:shared"; do
   label=${v%%:*}; rest=${v#*:}; cc=${rest%%:*}; rest=${rest#*:}; fl=${rest%%:*}; kind=${rest#*:}
   if [ "$kind" = static ]; then ln=$static; else ln=$libs; fi
   n=$(echo "$label" | tr ' ' _)
