@@ -23,8 +23,9 @@ void __asan_poison_memory_region(void const volatile *addr, size_t size) __attri
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size) __attribute__((weak));
 void *__asan_region_is_poisoned(void *beg, size_t size) __attribute__((weak));
 
-/* Ranges from this size up are looked at before ASan unpoisons them. */
-#define ASAN_LOOK_FIRST ((size_t)64 * 1024)
+/* Ranges from this size up are looked at, a piece of this size at a time,
+ * before ASan unpoisons them. */
+#define ASAN_PIECE ((size_t)64 * 1024)
 
 int ap__checker_kind = -1;
 
@@ -67,19 +68,24 @@ void ap__poison(const void *p, size_t n)
 #endif
 }
 
-/* ASan: make [p, p+n) accessible.  Why look first for large ranges: a large
- * block's range is mostly unpoisoned already, and a blanket unpoison writes
- * (and makes resident) shadow pages that were never used. */
+/* ASan: make [p, p+n) accessible.  Why look first, piece by piece, at large
+ * ranges: such a range (a large block, a reservation being unmapped) is
+ * mostly clean already, and a blanket unpoison writes (and makes resident)
+ * shadow pages that were never used.  Why pieces: ASan's check is a fast scan
+ * of the shadow when the range is clean, but looks for the first poisoned
+ * byte one byte at a time when it is not. */
 static void asan_clear(const void *p, size_t n)
 {
-    if (n >= ASAN_LOOK_FIRST) {
-        char *first = __asan_region_is_poisoned((void *)(uintptr_t)p, n);
-        if (first == NULL)
-            return;
-        n -= (size_t)(first - (const char *)p);
-        p = first;
+    const char *b = p;
+    if (n < ASAN_PIECE) {
+        __asan_unpoison_memory_region(b, n);
+        return;
     }
-    __asan_unpoison_memory_region(p, n);
+    for (size_t off = 0; off < n; off += ASAN_PIECE) {
+        size_t len = n - off < ASAN_PIECE ? n - off : ASAN_PIECE;
+        if (__asan_region_is_poisoned((void *)(uintptr_t)(b + off), len))
+            __asan_unpoison_memory_region(b + off, len);
+    }
 }
 
 void ap__unpoison(const void *p, size_t n)

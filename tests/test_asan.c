@@ -4,6 +4,7 @@
  * pool slots and freed mp blocks.  The tests exist only in the ASan build.
  */
 #include "helpers.h"
+#include "ap_checker.h"
 #include "mp.h"
 
 #ifdef TEST_ASAN
@@ -105,6 +106,22 @@ Test(asan, large_mp_blocks_are_poisoned_when_freed_and_clear_when_grown)
     q = mp_realloc(q, 8u << 20); /* in place or moved */
     memset(q, 2, 8u << 20);
     mp_free(q);
+}
+
+Test(asan, unmapping_forgets_poison_anywhere_in_a_large_range)
+{
+    /* ASan's shadow outlives munmap: the OS layer clears it first, also where
+     * only a few bytes far into a large range are poisoned. */
+    size_t n = (size_t)3 << 20;
+    char *p = arena_alloc(A, n);
+    ap__poison(p + n - 64, 32);
+    ap__poison(p + (1u << 20) + 8, 8);
+    cr_assert(POISONED(p + n - 64));
+    ap__unmapping(p, n);
+    cr_assert_null(__asan_region_is_poisoned(p, n));
+    ap__poison(p, n);
+    ap__unpoison(p, n);
+    cr_assert_null(__asan_region_is_poisoned(p, n));
 }
 
 Test(asan, use_after_mp_free_is_reported, .exit_code = 1)
