@@ -16,7 +16,9 @@
  * 32 MiB reserve is unmapped.  Every function is thread-safe; a
  * block may be freed by any thread.  The mp_* calls follow malloc's semantics
  * (errno, alignment, NULL handling); build/libarenapool_malloc.so offers them
- * as malloc & co. for LD_PRELOAD.
+ * as malloc & co. for LD_PRELOAD.  Under AddressSanitizer or Valgrind
+ * Memcheck (found at run time) freed blocks are poisoned, so a use after
+ * mp_free is reported; the thread caches are then off (a lock per call).
  */
 #ifndef ARENAPOOL_MP_H
 #define ARENAPOOL_MP_H

@@ -14,6 +14,7 @@
  * page heap -> metadata).
  */
 #include "mp_internal.h"
+#include "mp_checker.h"
 
 #include <errno.h>
 #include <string.h>
@@ -110,6 +111,8 @@ static mp_span_t *span_new(central_t *c, size_t cls)
     mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls, &unbacked);
     if (!s)
         return NULL;
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_span_new((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
     s->backed = unbacked ? 0 : (uint32_t)(s->npages << MP_PAGE_SHIFT);
     c->nspans++;
     size_t n = span_objects(s);
