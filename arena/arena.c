@@ -41,6 +41,20 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static uintptr_t *reg;
 static size_t reg_cap, reg_live, reg_gone;
 
+/* Why: a fork while another thread holds the lock would leave the child a
+ * lock nobody unlocks; the table itself is consistent under the lock. */
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static void reg_before_fork(void) { pthread_mutex_lock(&reg_lock); }
+static void reg_after_fork(void) { pthread_mutex_unlock(&reg_lock); }
+static void reg_after_fork_child(void) { pthread_mutex_init(&reg_lock, NULL); }
+static void reg_init(void) { pthread_atfork(reg_before_fork, reg_after_fork, reg_after_fork_child); }
+
+static void reg_lock_now(void)
+{
+    pthread_once(&reg_once, reg_init);
+    pthread_mutex_lock(&reg_lock);
+}
+
 static size_t reg_home(uintptr_t key, size_t cap)
 {
     return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
@@ -93,7 +107,7 @@ static size_t reg_find(uintptr_t key)
 
 int arena__debug_reserve(void)
 {
-    pthread_mutex_lock(&reg_lock);
+    reg_lock_now();
     int err = reg_make_room();
     pthread_mutex_unlock(&reg_lock);
     return err;
@@ -103,7 +117,7 @@ int arena__debug_track(const void *h, unsigned kind, int live)
 {
     uintptr_t key = (uintptr_t)h | kind;
     int err = 0;
-    pthread_mutex_lock(&reg_lock);
+    reg_lock_now();
     size_t i = reg_find(key);
     if (live && i == SIZE_MAX) {
         err = reg_make_room();
@@ -122,7 +136,7 @@ int arena__debug_track(const void *h, unsigned kind, int live)
 
 int arena__debug_alive(const void *h, unsigned kind)
 {
-    pthread_mutex_lock(&reg_lock);
+    reg_lock_now();
     int alive = reg_find((uintptr_t)h | kind) != SIZE_MAX;
     pthread_mutex_unlock(&reg_lock);
     return alive;
