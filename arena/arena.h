@@ -8,6 +8,15 @@
  * or requests, or arena_mark()/arena_rewind() for nested scopes.  Cleanup
  * callbacks (arena_defer) run when the scope that registered them ends.
  *
+ * Reset one arena, or create one per request?  Keep one and reset (or rewind)
+ * it when one loop owns the work (a frame; a connection served start to end by
+ * one thread).  Create one per request (arena_create ... arena_destroy, tens of
+ * nanoseconds: chunks come from a chunk cache shared by every arena) when
+ * requests go to workers or a library cannot own the loop; make it a child
+ * (arena_opts_t.parent) of the connection's arena so it cannot outlive it.  An
+ * arena over a buffer of your own (arena_opts_t.buffer) with max_bytes =
+ * buffer_size makes no system call at all.
+ *
  * Guarantees: every arena_alloc result is aligned to ARENA_ALIGN; allocation
  * is O(1) (an inline bump, one branch); rewind and reset are O(chunks + marks
  * and callbacks released).  An arena is used by one thread at a time; distinct
@@ -125,7 +134,8 @@ typedef struct arena_opts {
     arena_t *parent;     /* NULL, or the arena this one is a child of: the child
                             ends (as arena_destroy) when the parent is
                             destroyed, reset, or rewound to a mark taken before
-                            the child was created                             */
+                            the child was created; a parent and its children
+                            are used by one thread at a time                  */
     void *buffer;        /* NULL, or memory the caller owns that becomes the
                             first chunk (ARENA_ALIGN aligned, buffer_size at
                             least ARENA_BUFFER_MIN): never unmapped nor cached,
@@ -172,15 +182,15 @@ void arena_destroy(arena_t *a);
 /* ---- Chunk cache ---- */
 
 /* Chunks that arenas give back (arena_destroy; reset and rewind beyond
- * retain_bytes) are kept, still mapped, in a cache shared by every arena of the
- * process (a few per thread without a lock, the rest in a shared list), and
- * reused by arena_create and growth: per-request create/destroy makes no
- * system call.  The cache holds at most 8 MiB by default; it is emptied before
- * an ENOMEM is reported, and stays correct across fork (a child keeps what the
- * forking thread and the shared list hold).  stats.mmaps counts real mappings. */
-
-/* Unmap every chunk in the shared cache and in the calling thread's; other
- * threads' own few chunks stay.  Returns the bytes unmapped. */
+ * retain_bytes) are kept, still mapped and poisoned, in a cache shared by every
+ * arena of the process (up to four chunks of at most 256 KiB per thread without
+ * a lock, the rest in a shared list), and reused by arena_create and growth:
+ * per-request create/destroy makes no system call.  The cache holds at most
+ * 8 MiB by default (arena_set_cache_limit); it is emptied before an ENOMEM is
+ * reported, and stays usable across fork (a child keeps what the forking thread
+ * and the shared list hold).  stats.mmaps counts real mappings only.
+ * arena_trim: unmap every chunk in the shared list and in the calling thread's
+ * cache (other threads' own few stay until they exit); returns bytes unmapped. */
 size_t arena_trim(void);
 
 /* Set the cache's bound in bytes (0 = cache nothing) and return the previous
