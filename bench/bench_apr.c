@@ -101,6 +101,22 @@ static inline void srv_end(srv_t *s)
 #define SRV_PER_REQUEST
 #include "w_server.inc"
 
+/* ---- 2c: a sub-pool created and destroyed per request ---- */
+
+typedef struct {
+    apr_pool_t *root, *req;
+} cr_t;
+static void cr_open(cr_t *s) { s->root = new_pool(NULL); }
+static void cr_close(cr_t *s) { apr_pool_destroy(s->root); }
+static inline void cr_begin(cr_t *s)
+{
+    if (apr_pool_create(&s->req, s->root) != APR_SUCCESS)
+        bench_fail("apr_pool_create");
+}
+static inline void *cr_alloc(cr_t *s, size_t n) { return apr_palloc(s->req, n); }
+static inline void cr_end(cr_t *s) { apr_pool_destroy(s->req); }
+#include "w_create.inc"
+
 /* ---- 3: frame pool cleared every frame; particles from malloc ---- */
 
 typedef struct {
@@ -136,5 +152,6 @@ static inline void sc_leave(scope_t *s, scope_h h, void **p, size_t n)
 
 const bench_contender_t bench_c_apr = {
     "apr",
-    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_SERVER_NEW] = w_server_new, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
+    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_SERVER_NEW] = w_server_new,
+     [W_CREATE] = w_create, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
 };

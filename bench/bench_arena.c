@@ -80,6 +80,22 @@ static inline void srv_end(srv_t *s)
 #define SRV_PER_REQUEST
 #include "w_server.inc"
 
+/* ---- 2c: an arena created and destroyed per request ---- */
+
+typedef struct {
+    arena_t *a;
+} cr_t;
+static void cr_open(cr_t *s) { s->a = NULL; }
+static void cr_close(cr_t *s) { (void)s; }
+static inline void cr_begin(cr_t *s)
+{
+    if (!(s->a = arena_create(NULL)))
+        bench_fail("arena_create");
+}
+static inline void *cr_alloc(cr_t *s, size_t n) { return arena_alloc(s->a, n); }
+static inline void cr_end(cr_t *s) { arena_destroy(s->a); }
+#include "w_create.inc"
+
 /* ---- 3: frame loop, arena_reset per frame + particle pool ---- */
 
 typedef struct {
@@ -135,5 +151,6 @@ static inline void sc_leave(scope_t *s, scope_h h, void **p, size_t n)
 
 const bench_contender_t bench_c_arena = {
     "arena",
-    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_SERVER_NEW] = w_server_new, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
+    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_SERVER_NEW] = w_server_new,
+     [W_CREATE] = w_create, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
 };
