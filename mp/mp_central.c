@@ -189,13 +189,14 @@ static void run_faults(const fault_plan_t *plan)
  * an object on it bare, and nobody else can take the span's free objects. */
 static void span_carve(mp_span_t *s, size_t last)
 {
-    size_t size = mp__class_size[s->cls], nobjs = span_objects(s);
+    size_t size = mp__class_size[s->cls];
     size_t pages = (((last + 1) * size) + MP_PAGE_SIZE - 1) >> MP_PAGE_SHIFT;
     if (pages <= s->marked)
         return;
+#if MP_FAST_CHECKS
+    size_t nobjs = span_objects(s);
     uintptr_t base = s->page << MP_PAGE_SHIFT;
     size_t stop = ((pages << MP_PAGE_SHIFT) + size - 1) / size; /* objects starting before the end */
-#if MP_FAST_CHECKS
     for (size_t i = last + 1; i < stop && i < nobjs; i++)
         ((uintptr_t *)(base + i * size))[1] = mp__key((const void *)(base + i * size));
     uintptr_t tail = base + nobjs * size;
