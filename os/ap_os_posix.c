@@ -14,6 +14,7 @@
 #define _DEFAULT_SOURCE
 #endif
 #include "ap_os.h"
+#include "ap_out.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -34,6 +35,21 @@
 #endif
 
 static _Atomic size_t page_size_cache;
+
+/* ---- System call counts ---- */
+
+/* Why relaxed: counters for a report, ordered with nothing. */
+static _Atomic uint64_t n_mmap, n_munmap, n_madvise, n_mremap, n_mprotect;
+#define COUNT(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+
+void ap__os_calls(ap_os_calls_t *out)
+{
+    out->mmap = atomic_load_explicit(&n_mmap, memory_order_relaxed);
+    out->munmap = atomic_load_explicit(&n_munmap, memory_order_relaxed);
+    out->madvise = atomic_load_explicit(&n_madvise, memory_order_relaxed);
+    out->mremap = atomic_load_explicit(&n_mremap, memory_order_relaxed);
+    out->mprotect = atomic_load_explicit(&n_mprotect, memory_order_relaxed);
+}
 
 size_t ap__os_page_size(void)
 {
@@ -73,6 +89,7 @@ static int raw_map(size_t size, void **out)
     if (injected_failure())
         return ENOMEM;
     int saved = errno;
+    COUNT(n_mmap);
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     errno = saved;
     /* Why always ENOMEM: the arguments were checked above, so any refusal
@@ -110,10 +127,14 @@ int ap__os_map_aligned(size_t size, size_t align, void **out)
     uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
     size_t head = aligned - base;
     size_t tail = align - head;
-    if (head)
+    if (head) {
+        COUNT(n_munmap);
         munmap(raw, head);
-    if (tail)
+    }
+    if (tail) {
+        COUNT(n_munmap);
         munmap((void *)(aligned + size), tail);
+    }
     *out = (void *)aligned;
     return 0;
 }
@@ -123,6 +144,7 @@ int ap__os_unmap(void *p, size_t size)
     if (p == NULL || size == 0)
         return EINVAL;
     int saved = errno;
+    COUNT(n_munmap);
     int rc = munmap(p, size);
     int err = errno;
     errno = saved;
@@ -135,6 +157,7 @@ static int advise(void *p, size_t size, int advice)
     if (p == NULL || size == 0)
         return EINVAL;
     int saved = errno;
+    COUNT(n_madvise);
     int rc = madvise(p, size, advice);
     int err = errno;
     errno = saved;
@@ -162,6 +185,7 @@ int ap__os_move(void *from, size_t size, void *to)
     if (injected_failure())
         return ENOMEM;
     int saved = errno;
+    COUNT(n_mremap);
     void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
     int err = errno;
     errno = saved;
@@ -185,6 +209,7 @@ int ap__os_hugepage(void *p, size_t size)
 static int protect(void *p, size_t size, int prot)
 {
     int saved = errno;
+    COUNT(n_mprotect);
     int rc = mprotect(p, size, prot);
     int err = errno;
     errno = saved;
@@ -241,6 +266,26 @@ _Noreturn void ap__os_fatal(const char *what, const char *name1, const void *p1,
     ssize_t ignored = write(2, buf, at);
     (void)ignored;
     abort();
+}
+
+int ap__out_flush(ap_out_t *o, int fd)
+{
+    int saved = errno, err = 0;
+    size_t at = 0;
+    while (at < o->len) {
+        ssize_t n = write(fd, o->buf + at, o->len - at);
+        if (n > 0)
+            at += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+    }
+    o->len = 0;
+    errno = saved;
+    return err;
 }
 
 /* ---- Environment and clock ---- */

@@ -25,4 +25,17 @@
 #define ARENAPOOL_VERSION_NUMBER                                                     \
     (ARENAPOOL_VERSION_MAJOR * 10000 + ARENAPOOL_VERSION_MINOR * 100 + ARENAPOOL_VERSION_PATCH)
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ARENAPOOL_VERSION_NUMBER of the library the program runs with (the shared
+ * library or LD_PRELOAD malloc actually loaded), to compare with the one it
+ * was compiled against. */
+int arenapool_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif
