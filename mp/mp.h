@@ -78,6 +78,12 @@ typedef struct mp_stats {
 /* Process-wide counters; approximate while other threads allocate. */
 void mp_stats(mp_stats_t *out);
 
+/* Write a summary to file descriptor fd (2 for stderr): the mp_stats figures,
+ * the peak of bytes in use, the OS calls made (mmap, munmap, madvise, mremap,
+ * mprotect) and each size class's blocks in use and cached.  Uses write(2)
+ * and a fixed buffer, never malloc.  0, or -1 with errno from write. */
+int mp_stats_print(int fd);
+
 #ifdef __cplusplus
 }
 #endif

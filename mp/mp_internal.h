@@ -235,6 +235,14 @@ MP__INLINE mp_span_t *mp__large_at(const void *p)
     return NULL;
 }
 
+/* ---- Statistics (mp_stats.c; counts from mp_central.c, mp_thread_cache.c) ---- */
+
+/* Bytes out of the central lists changed by `small_bytes` (large ones are
+ * in mp__stat_large): keeps the high-water mark mp_stats_print reports. */
+void mp__stats_note(ptrdiff_t small_bytes) AP__HIDDEN;
+void mp__central_class(size_t cls, size_t *out, size_t *cached) AP__HIDDEN;
+void mp__tcache_counts(size_t counts[MP_NUM_CLASSES]) AP__HIDDEN;
+
 /* ---- Thread cache (mp_thread_cache.c) ---- */
 
 /* A thread's cache of one class: a stack of pointers.  Why an array and not

@@ -36,6 +36,7 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
         return NULL;
     }
     MP__ADD(&mp__stat_large, s->npages << MP_PAGE_SHIFT);
+    mp__stats_note(0);
     return (void *)(s->page << MP_PAGE_SHIFT);
 }
 
@@ -47,9 +48,10 @@ void mp__large_free(mp_span_t *s)
 
 static void *adjust(mp_span_t *s, size_t old)
 {
-    if (s->npages > old)
+    if (s->npages > old) {
         MP__ADD(&mp__stat_large, (s->npages - old) << MP_PAGE_SHIFT);
-    else
+        mp__stats_note(0);
+    } else
         MP__SUB(&mp__stat_large, (old - s->npages) << MP_PAGE_SHIFT);
     return (void *)(s->page << MP_PAGE_SHIFT);
 }

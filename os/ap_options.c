@@ -165,6 +165,13 @@ const ap_options_t *ap__options(void)
     return options_slow();
 }
 
+void ap__options_reread(void)
+{
+    (void)ap__options();
+    atomic_store_explicit(&opts_state, 0, memory_order_release);
+    (void)ap__options();
+}
+
 /* At start, so warnings and ARENAPOOL_VERBOSE's lines come before the
  * program's own output even when nothing allocates early. */
 __attribute__((constructor)) static void options_constructor(void)

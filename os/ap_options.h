@@ -38,6 +38,11 @@ typedef struct ap_options {
  * later setenv is not seen. */
 const ap_options_t *ap__options(void) AP__HIDDEN;
 
+/* Tests only: read the environment again, after a setenv (warnings and
+ * ARENAPOOL_VERBOSE's lines are written again).  A module that has already
+ * acted on an option (mp's first misuse or first region) keeps its choice. */
+void ap__options_reread(void) AP__HIDDEN;
+
 #ifdef __cplusplus
 }
 #endif
