@@ -194,7 +194,7 @@ example: build/examples/frame_loop
 # ---- API reference ----
 # docs/api.md is generated from the public headers' doc comments and
 # committed, so it reads on any Git host; make test fails when it lags.
-DOC_HDR := arena/arena.h pool/pool.h mp/mp.h $(VERSION_H)
+DOC_HDR := arena/arena.h pool/pool.h mp/mp.h cpp/arenapool.hpp $(VERSION_H)
 
 docs: docs/api.md
 

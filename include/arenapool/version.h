@@ -11,7 +11,7 @@
 /* Semantic versioning: MAJOR is also the shared library's soname number
  * (libarenapool.so.MAJOR); before 1.0 a MINOR change may break the API. */
 #define ARENAPOOL_VERSION_MAJOR 0
-#define ARENAPOOL_VERSION_MINOR 1
+#define ARENAPOOL_VERSION_MINOR 2
 #define ARENAPOOL_VERSION_PATCH 0
 
 /* "MAJOR.MINOR.PATCH", built from the numbers above so the two cannot disagree. */
