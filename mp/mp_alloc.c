@@ -1,7 +1,8 @@
 /*
  * mp_alloc.c - the public mp_* entry points: argument checks (once, at the
  * entry, as musl does), routing between the inline thread-cache fast paths,
- * size classes above 8 KiB, aligned classes and large mappings, plus realloc,
+ * size classes above 8 KiB, aligned blocks and large blocks (page-heap
+ * spans, mp_large.c), plus realloc,
  * usable size, trim, stats and the debug-build misuse checks.
  *
  * The malloc override (mp_override.c) calls the same hidden helpers, so the

@@ -248,7 +248,8 @@ void mp__tcache_counts(size_t counts[MP_NUM_CLASSES]) AP__HIDDEN;
 /* A thread's cache of one class: a stack of pointers.  Why an array and not
  * a list through the objects: a pop then reads no object memory (a list pop
  * loads the next pointer from the object, a dependent cache miss when the
- * objects were freed long ago or in random order), a push writes none, and a
+ * objects were freed long ago or in random order), a push writes only the free
+ * key into the block's second word (the double-free check), and a
  * batch moves to or from the central level as one memcpy. */
 typedef struct mp_bin {
     void **slots;   /* objects in slots[0 .. count); capacity >= max */
@@ -319,8 +320,8 @@ extern uintptr_t mp__free_key AP__HIDDEN;
  * stderr, then abort(); with ARENAPOOL_MISUSE=ignore in the environment it
  * returns and the caller drops the pointer (leaks it) instead. */
 void mp__misuse(const char *what, const void *p) AP__HIDDEN;
-/* The misuse found for small block p (class cls, page-map word m): interior
- * pointer or double free; reports it (mp__misuse). */
+/* The misuse found for small block p (page-map word m, which holds its class
+ * and page offset): interior pointer or double free; reports it (mp__misuse). */
 void mp__misuse_small(const void *p, uint32_t m) AP__HIDDEN;
 /* Key and divisibility table; idempotent, called before the first cache. */
 void mp__misuse_init(void) AP__HIDDEN;

@@ -15,7 +15,9 @@
  * Invariants: every free slot is in exactly one place (hot, a node, or a
  * node's entries) and belongs to a held slab; live = carved - free; the
  * slabs' callbacks run newest first, so the one running is for the newest slab.
- * Used by programs through pool.h; uses only the public arena API.
+ * Used by programs through pool.h; uses the public arena API plus the hooks
+ * arena.h keeps for pools (arena__debug_alive, arena__debug_reserve,
+ * ARENA__KIND_POOL and the poisoning macros).
  */
 #include "pool.h"
 #include "ap_os.h"
