@@ -2,8 +2,8 @@
  * mp_alloc.c - the public mp_* entry points: argument checks (once, at the
  * entry, as musl does), routing between the inline thread-cache fast paths,
  * size classes above 8 KiB, aligned blocks and large blocks (page-heap
- * spans, mp_large.c), plus realloc,
- * usable size, trim, stats and the debug-build misuse checks.
+ * spans, mp_large.c), plus realloc, usable size, trim, stats and the misuse
+ * reports (every build; debug builds also check mp_free_sized's size).
  *
  * The malloc override (mp_override.c) calls the same hidden helpers, so the
  * two front ends cannot drift apart.
