@@ -62,3 +62,38 @@ test-stats: all $(DBG_DIR)/libarenapool.a
 	sh tests/preload/stats.sh $(REL_DIR)
 
 TEST_TARGETS += test-tsan test-preload test-cpython test-stats
+
+# ---- a larger OS page, simulated ----
+# ARENAPOOL_SIM_PAGE_SIZE makes the OS layer act as a kernel with 16 or
+# 64 KiB pages and abort on any release not aligned to them: the page-size
+# checks, the threaded stress (tests/tsan_mp.c as a plain build) and the mp
+# fuzzer run under both.
+PAGESIZE_RUNS := 16384 65536
+
+$(REL_DIR)/tests/pagesize: tests/pagesize/pagesize.c $(REL_DIR)/libarenapool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) -Itests $(WARN) $(CFLAGS) $< $(REL_DIR)/libarenapool.a $(LDFLAGS) -lpthread -o $@
+
+$(REL_DIR)/tests/mp_stress: tests/tsan_mp.c $(wildcard tests/mp_*.h) $(REL_DIR)/libarenapool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) -Itests $(WARN) $(CFLAGS) $< $(REL_DIR)/libarenapool.a $(LDFLAGS) -lpthread -o $@
+
+.PHONY: test-pagesize
+test-pagesize: $(REL_DIR)/tests/pagesize $(REL_DIR)/tests/mp_stress $(FUZZ_DIR)/fuzz_mp
+	@echo "== tests: simulated 16 and 64 KiB OS pages (ARENAPOOL_SIM_PAGE_SIZE)"
+	@for ps in $(PAGESIZE_RUNS); do \
+	  ARENAPOOL_SIM_PAGE_SIZE=$$ps $(REL_DIR)/tests/pagesize || exit 1; \
+	  echo "pagesize $$ps: threaded stress"; \
+	  ARENAPOOL_SIM_PAGE_SIZE=$$ps $(REL_DIR)/tests/mp_stress > /dev/null || exit 1; \
+	done
+	@mkdir -p $(FUZZ_DIR)/corpus/mp
+	@for ps in $(PAGESIZE_RUNS); do \
+	  echo "pagesize $$ps: fuzz_mp (5 s)"; \
+	  ARENAPOOL_SIM_PAGE_SIZE=$$ps ASAN_OPTIONS=detect_leaks=1 $(FUZZ_DIR)/fuzz_mp -max_total_time=5 \
+	    -max_len=1024 -seed=1 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/pagesize-$$ps- $(FUZZ_DIR)/corpus/mp tests/fuzz/corpus/mp \
+	    2>$(FUZZ_DIR)/mp-pagesize-$$ps.log || { tail -40 $(FUZZ_DIR)/mp-pagesize-$$ps.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units" $(FUZZ_DIR)/mp-pagesize-$$ps.log; \
+	done
+
+TEST_TARGETS += test-pagesize

@@ -11,8 +11,9 @@
  * cache without locks or atomics; the cache trades batches with central free
  * lists, which carve spans of pages from a page heap over the OS layer.
  * Larger blocks are runs of pages from the same page heap; freed pages stay
- * resident for a while (at most 32 MiB, 250 ms idle), and free address space
- * beyond a 32 MiB reserve is unmapped.  Every function is thread-safe; a
+ * resident for a while (at most 32 MiB; pages idle for 250 ms go back at the
+ * next call that reaches the page heap), and free address space beyond a
+ * 32 MiB reserve is unmapped.  Every function is thread-safe; a
  * block may be freed by any thread.  The mp_* calls follow malloc's semantics
  * (errno, alignment, NULL handling).
  *
@@ -79,8 +80,9 @@ void mp_free(void *p);
 
 /* mp_free for a block from mp_alloc/mp_calloc/mp_realloc when the caller
  * knows the size it asked for: skips the page-map lookup.  Not for aligned
- * blocks.  A wrong size is not checked in release builds: the block is filed
- * under the wrong size class and the heap is corrupted (debug builds abort). */
+ * blocks.  A wrong size is caught by debug builds, and by release builds only
+ * when the free takes the slow path: otherwise the block is filed under the
+ * wrong size class and the heap is corrupted. */
 void mp_free_sized(void *p, size_t size);
 
 /* Bytes usable in the block p (>= the size asked for); 0 for NULL. */

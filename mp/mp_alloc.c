@@ -2,8 +2,10 @@
  * mp_alloc.c - the public mp_* entry points: argument checks (once, at the
  * entry, as musl does), routing between the inline thread-cache fast paths,
  * size classes above 8 KiB, aligned blocks and large blocks (page-heap
- * spans, mp_large.c), plus realloc, usable size, trim, stats and the misuse
- * reports (every build; debug builds also check mp_free_sized's size).
+ * spans, mp_large.c), plus realloc, usable size, trim and stats.  The misuse
+ * checks live below: the hint in the inline paths (mp_internal.h), the
+ * confirmation in the thread cache and central levels, the report in
+ * mp_misuse.c.
  *
  * The malloc override (mp_override.c) calls the same hidden helpers, so the
  * two front ends cannot drift apart.
@@ -13,64 +15,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- Misuse ---- */
-
-uintptr_t mp__free_key;
-uint64_t mp__class_divc[MP_NUM_CLASSES];
-static int misuse_policy; /* 0 unread, 1 abort, 2 ignore */
-
-void mp__misuse_init(void)
-{
-    if (__atomic_load_n(&mp__free_key, __ATOMIC_ACQUIRE) != 0)
-        return;
-    for (size_t c = 1; c < MP_NUM_CLASSES; c++)
-        mp__class_divc[c] = UINT64_MAX / mp__class_size[c] + 1;
-    /* Why never 0 or a small value: fresh pages and most live data hold
-     * zeros and small numbers in their second word. */
-    uintptr_t key = (uintptr_t)ap__os_random() | ((uintptr_t)1 << 63) | 1u;
-    uintptr_t none = 0;
-    __atomic_compare_exchange_n(&mp__free_key, &none, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
-
-__attribute__((constructor)) static void misuse_constructor(void)
-{
-    mp__misuse_init();
-}
-
-void mp__misuse(const char *what, const void *p)
-{
-    int policy = __atomic_load_n(&misuse_policy, __ATOMIC_RELAXED);
-    if (policy == 0) {
-        policy = ap__options()->misuse_ignore ? 2 : 1;
-        __atomic_store_n(&misuse_policy, policy, __ATOMIC_RELAXED);
-    }
-    if (policy == 2)
-        return;
-    ap__os_fatal(what, "ptr", p, NULL, NULL);
-}
-
-void mp__misuse_small(const void *p, uint32_t m)
-{
-    mp__misuse(mp__off_bad(p, m) ? "free of a pointer inside a block" : "double free", p);
-}
-
-/* The large block that starts at p, or NULL after reporting what p is. */
-static mp_span_t *large_or_report(const void *p)
-{
-    mp_span_t *s = mp__large_at(p);
-    if (s)
-        return s;
-    mp_span_t *t = mp__span_at(p);
-    uint8_t st = t ? MP__LOAD(&t->state) : 0;
-    if (st == MP_SPAN_FREE && (uintptr_t)p == t->page << MP_PAGE_SHIFT)
-        mp__misuse("double free", p);
-    else if (st == MP_SPAN_LARGE)
-        mp__misuse("free of a pointer inside a block", p);
-    else
-        mp__misuse("free of a pointer not allocated by mp", p);
-    return NULL;
-}
 
 /* ---- Allocation ---- */
 
@@ -109,8 +53,8 @@ void *mp_calloc(size_t n, size_t size)
              * that touches a little of a big calloc'd buffer (a sparse table,
              * a read buffer) would pay for every page; dropped pages read as
              * zero and become resident only where written. */
-            mp_span_t *s = mp__large_at(p);
-            if (total < ((size_t)1 << 20) || ap__os_decommit(p, s->npages << MP_PAGE_SHIFT) != 0)
+            size_t bytes = (total + MP_PAGE_SIZE - 1) & ~(MP_PAGE_SIZE - 1);
+            if (total < ((size_t)1 << 20) || mp__page_zero(p, bytes) != 0)
                 memset(p, 0, total);
         }
         return p;
@@ -154,15 +98,6 @@ void *mp_aligned_alloc(size_t align, size_t size)
 
 /* ---- Free ---- */
 
-void mp__free_nonsmall(void *p)
-{
-    if (p == NULL)
-        return;
-    mp_span_t *s = large_or_report(p);
-    if (s)
-        mp__large_free(s);
-}
-
 void mp_free(void *p)
 {
     mp__free_inline(p);
@@ -188,21 +123,30 @@ void mp_free_sized(void *p, size_t size)
 
 /* ---- Size queries and realloc ---- */
 
+/* The class of p (> 0) or its large block (*large), checked as free checks
+ * it; 0 and NULL after the misuse report when p is no live block. */
+static size_t check_live(const void *p, mp_span_t **large)
+{
+    uint32_t m = mp__meta_at(p);
+    size_t cls = m & 0xFFu;
+    *large = NULL;
+    if (AP__LIKELY(cls != 0))
+        return mp__small_ok(p, m) || mp__small_verify(p, m) ? cls : 0;
+    *large = mp__large_find(p, &cls);
+    if (cls != 0 && !mp__small_live(p, cls)) /* a carved object on a page not yet marked */
+        cls = 0;
+    return cls;
+}
+
 /* A freed or interior pointer gets the same report as from free (never the
  * size of a block the caller does not own); 0 when that is ignored. */
 size_t mp__usable(const void *p)
 {
-    uint32_t m = mp__meta_at(p);
-    size_t cls = m & 0xFFu;
-    if (AP__LIKELY(cls != 0)) {
-        if (AP__UNLIKELY(!mp__small_ok(p, m))) {
-            mp__misuse_small(p, m);
-            return 0;
-        }
+    mp_span_t *large;
+    size_t cls = check_live(p, &large);
+    if (cls)
         return mp__class_size[cls];
-    }
-    mp_span_t *s = p ? large_or_report(p) : NULL;
-    return s ? s->npages << MP_PAGE_SHIFT : 0;
+    return large ? large->npages << MP_PAGE_SHIFT : 0;
 }
 
 size_t mp_usable_size(const void *p)
@@ -218,32 +162,28 @@ void *mp_realloc(void *p, size_t size)
         mp_free(p);
         return NULL;
     }
-    if (size > MP_MAX_REQUEST) {
-        errno = ENOMEM;
-        return NULL;
-    }
     /* A small block stays in place only while the new size maps to its own
      * class.  Why so strict: mp_free_sized(p, size) computes the class from
      * the size, so the size a caller last passed must always lead back to the
      * block's real class; a block filed under another class would corrupt
-     * its lists.  A large block is resized without a copy when it stays large. */
-    uint32_t m = mp__meta_at(p);
-    size_t cls = m & 0xFFu, old;
+     * its lists.  A large block is resized without a copy when it stays large.
+     * Why p is checked before the size: a bad pointer is reported whatever
+     * size comes with it. */
+    mp_span_t *s;
+    size_t cls = check_live(p, &s), old;
+    if (cls == 0 && s == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (size > MP_MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
     if (cls != 0) {
-        if (AP__UNLIKELY(!mp__small_ok(p, m))) {
-            mp__misuse_small(p, m);
-            errno = EINVAL;
-            return NULL;
-        }
         if (size <= MP_MAX_SMALL && mp__class_of(size) == cls)
             return p;
         old = mp__class_size[cls];
     } else {
-        mp_span_t *s = large_or_report(p);
-        if (s == NULL) {
-            errno = EINVAL;
-            return NULL;
-        }
         if (size > MP_MAX_SMALL) {
             void *q = mp__large_resize(s, size);
             if (q)

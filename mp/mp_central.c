@@ -125,6 +125,11 @@ static mp_span_t *span_new(central_t *c, size_t cls)
     return s;
 }
 
+static size_t span_bytes_of(const mp_span_t *s)
+{
+    return s->npages << MP_PAGE_SHIFT;
+}
+
 /* Pages to pre-fault once the class lock is released: objects just handed
  * out of their spans, on pages not yet resident. */
 typedef struct fault_plan {
@@ -145,14 +150,17 @@ static void plan_faults(mp_span_t *s, uintptr_t end_off, fault_plan_t *plan)
     size_t ps = ap__os_page_size();
     if (mp__class_size[s->cls] > MP_PAGE_SIZE || end_off <= s->backed || plan->n == 4)
         return;
-    uintptr_t lo = s->backed & ~(uintptr_t)(ps - 1), hi = (end_off + ps - 1) & ~(uintptr_t)(ps - 1);
+    /* Whole OS pages, rounded outward: a populate never changes contents,
+     * so pages shared with a neighbour span are safe to fault in too (and
+     * the 2 MiB region holding the span holds whole OS pages). */
+    uintptr_t base = s->page << MP_PAGE_SHIFT;
+    uintptr_t lo = (base + s->backed) & ~(uintptr_t)(ps - 1), hi = (base + end_off + ps - 1) & ~(uintptr_t)(ps - 1);
     if (hi - lo < ps)
         return;
-    uintptr_t base = s->page << MP_PAGE_SHIFT;
-    plan->lo[plan->n] = base + lo;
-    plan->hi[plan->n] = base + hi;
+    plan->lo[plan->n] = lo;
+    plan->hi[plan->n] = hi;
     plan->n++;
-    s->backed = (uint32_t)hi;
+    s->backed = (uint32_t)(hi - base < span_bytes_of(s) ? hi - base : span_bytes_of(s));
 }
 
 static int populate_ok = 1; /* 0 once the kernel refuses (before Linux 5.14) */
@@ -162,6 +170,30 @@ static void run_faults(const fault_plan_t *plan)
     for (size_t i = 0; i < plan->n && MP__LOAD(&populate_ok); i++)
         if (ap__os_populate((void *)plan->lo[i], plan->hi[i] - plan->lo[i]) == EINVAL)
             MP__STORE(&populate_ok, 0);
+}
+
+/* Objects [0, f) of span s have now been carved: mark in the page map every
+ * page on which no uncarved object starts (all of them once every object is
+ * carved), so frees there take the fast path.  Why the tail gets a key: the
+ * bytes past a span's last object are no object, yet a pointer to them may
+ * pass the offset check (a 48-byte class's one-page span ends with 32 bytes
+ * at offset 8160 = 170 * 48); the key sends a free there to the check that
+ * knows better (mp__central_holds).  Written under the lock, before the page
+ * is marked, so no free can see the page marked and the tail bare. */
+static void span_carve(mp_span_t *s, size_t f)
+{
+    if (f <= s->carved)
+        return;
+    s->carved = (uint32_t)f;
+    size_t size = mp__class_size[s->cls], nobjs = span_objects(s);
+    size_t pages = f == nobjs ? s->npages : (f * size) >> MP_PAGE_SHIFT;
+    if (pages <= s->marked)
+        return;
+    uintptr_t tail = (s->page << MP_PAGE_SHIFT) + nobjs * size;
+    if (pages == s->npages && ((s->page + s->npages) << MP_PAGE_SHIFT) - tail >= 2 * sizeof(uintptr_t))
+        ((uintptr_t *)tail)[1] = mp__key((const void *)tail);
+    mp__pagemap_mark(s, s->marked, pages);
+    s->marked = (uint32_t)pages;
 }
 
 /* Hand out up to n free objects of span s into out[], lowest address first. */
@@ -181,8 +213,10 @@ static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n, fault_
     s->nfree -= (uint32_t)k;
     s->used += (uint32_t)k;
     c->span_free -= k;
-    if (k)
+    if (k) {
         plan_faults(s, (uintptr_t)out[k - 1] + size - base, plan);
+        span_carve(s, ((uintptr_t)out[k - 1] - base) / size + 1);
+    }
     if (s->nfree == 0)
         span_list_remove(c, s);
     return k;
@@ -202,7 +236,7 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
             /* Why a check here too: a pointer this span does not hold would
              * otherwise stop the run loop from advancing.  The free path
              * catches such pointers first; this is the last line. */
-            mp__misuse("free of a pointer not allocated by mp", objs[i]);
+            mp__misuse("free of a pointer not allocated by arenapool", objs[i]);
             i++;
             continue;
         }
@@ -212,8 +246,9 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
             uintptr_t off = (uintptr_t)objs[i] - lo;
             uint64_t idx = (off * c->magic) >> MAGIC_SHIFT, bit = (uint64_t)1 << (idx % 64);
             if (AP__UNLIKELY(idx * size != off || idx >= span_objects(s) || (s->avail[idx / 64] & bit))) {
-                mp__misuse(idx * size != off || idx >= span_objects(s) ? "free of a pointer inside a block"
-                                                                       : "double free",
+                mp__misuse(idx * size != off   ? "free of a pointer inside a block"
+                           : idx >= span_objects(s) ? "free of a pointer not allocated by arenapool"
+                                                    : "double free",
                            objs[i]);
                 continue;
             }
@@ -271,7 +306,62 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
     UNLOCK(cls);
     if (plan.n && MP__LOAD(&populate_ok))
         run_faults(&plan); /* outside the lock: the objects are the caller's now */
+#if MP_FAST_CHECKS
+    /* Objects from spans get their free key (see mp__key): they are free in
+     * the caller's cache until handed out.  Outside the lock: they are the
+     * caller's alone now.  Those from the stack kept theirs since free. */
+    for (size_t i = from_spans; i < k; i++)
+        ((uintptr_t *)out[i])[1] = mp__key(out[i]);
+#endif
     return k;
+}
+
+/* ---- Misuse: exact answers for the thread cache's checks ---- */
+
+int mp__central_holds(size_t cls, const void *p)
+{
+    central_t *c = central_get(cls);
+    int held = 0;
+    LOCK(cls);
+    for (size_t i = 0; i < c->nstack && !held; i++)
+        held = c->stack[i] == p;
+    mp_span_t *s = mp__span_at(p);
+    if (!held && s && s->state == MP_SPAN_SMALL && s->cls == cls) {
+        uintptr_t off = (uintptr_t)p - (s->page << MP_PAGE_SHIFT);
+        size_t idx = off / mp__class_size[cls];
+        if (idx >= span_objects(s))
+            held = -1;
+        else if (s->avail[idx / 64] & ((uint64_t)1 << (idx % 64)))
+            held = 1;
+    }
+    UNLOCK(cls);
+    return held;
+}
+
+size_t mp__central_carved_class(const void *p, mp_span_t *s)
+{
+    size_t cls = __atomic_load_n(&s->cls, __ATOMIC_RELAXED);
+    const char *what = "free of a pointer not allocated by arenapool";
+    if (cls == 0 || cls >= MP_NUM_CLASSES) {
+        mp__misuse(what, p);
+        return 0;
+    }
+    central_get(cls);
+    LOCK(cls);
+    if (mp__span_at(p) == s && s->state == MP_SPAN_SMALL && s->cls == cls) {
+        uintptr_t off = (uintptr_t)p - (s->page << MP_PAGE_SHIFT);
+        size_t size = mp__class_size[cls], idx = off / size;
+        if (idx * size != off)
+            what = "free of a pointer inside a block";
+        else if (idx < s->carved)
+            what = NULL; /* handed out at least once: a block (live, or free: the caller's key check) */
+    }
+    UNLOCK(cls);
+    if (what) {
+        mp__misuse(what, p);
+        return 0;
+    }
+    return cls;
 }
 
 void mp__central_release(size_t cls, void *const *objs, size_t n)

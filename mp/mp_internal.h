@@ -93,6 +93,10 @@ typedef struct mp_span {
                                   * handed out), 0 decommitted (madvised away)  */
     uint8_t listed;              /* small: on its central's list                */
     uint32_t backed;             /* small: bytes from the start known resident  */
+    uint32_t carved;             /* small: objects [0, carved) have left the
+                                  * span at least once (handed to a cache)      */
+    uint32_t marked;             /* small: pages [0, marked) carry the class in
+                                  * the page map (see mp__pagemap_mark)         */
     uint64_t stamp;              /* free: when it became idle (ms)              */
     /* small: bit i set = object i is free in the span (never carved, or given
      * back); objects are never linked through their own memory, so handing
@@ -100,7 +104,13 @@ typedef struct mp_span {
     uint64_t avail[MP_SPAN_WORDS];
 } mp_span_t;
 
-/* Page map: a two-level radix tree over 48-bit addresses.  A leaf covers
+/* Page map: a two-level radix tree over 48-bit addresses.  A small span's
+ * page carries its class only once every object that starts on it has been
+ * carved (handed to a cache at least once); until then it reads class 0 and
+ * a free of a pointer there takes the slow path, which knows exactly which
+ * objects were carved.  So a pointer on a page with a class is either a live
+ * block or a free one that holds its key (see "Misuse"), never an object no
+ * one was given.  A leaf covers
  * 2^18 pages (2 GiB); it holds each page's span and a 32-bit word: the size
  * class in the low byte (0 = not a small block) or'd with the page's byte
  * offset in its span (a multiple of the page), so free can tell an object's
@@ -117,25 +127,25 @@ typedef struct mp_leaf {
     mp_span_t *span[MP_LEAF_LEN];
 } mp_leaf_t;
 
-extern uintptr_t mp__root[MP_ROOT_LEN] AP__HIDDEN;
+/* One entry more than the tree needs: always 0 (the empty leaf), read for
+ * any address above 48 bits, so such a pointer never aliases a low one. */
+extern uintptr_t mp__root[MP_ROOT_LEN + 1] AP__HIDDEN;
 extern mp_leaf_t mp__leaf_empty AP__HIDDEN;
 
 MP__INLINE mp_leaf_t *mp__leaf_of(uintptr_t addr)
 {
-    uintptr_t off = MP__LOAD(&mp__root[(addr >> (MP_PAGE_SHIFT + MP_LEAF_BITS)) & (MP_ROOT_LEN - 1)]);
+    uintptr_t i = addr >> (MP_PAGE_SHIFT + MP_LEAF_BITS);
+    i = i < MP_ROOT_LEN ? i : MP_ROOT_LEN; /* a compare and a cmov */
+    uintptr_t off = MP__LOAD(&mp__root[i]);
     return (mp_leaf_t *)((uintptr_t)&mp__leaf_empty + off);
 }
 
 MP__INLINE uint32_t mp__meta_at(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    return mp__leaf_of(a)->meta[(a >> MP_PAGE_SHIFT) & (MP_LEAF_LEN - 1)];
+    return MP__LOAD(&mp__leaf_of(a)->meta[(a >> MP_PAGE_SHIFT) & (MP_LEAF_LEN - 1)]); /* marked while others free */
 }
 
-MP__INLINE size_t mp__class_at(const void *p)
-{
-    return mp__meta_at(p) & 0xFFu;
-}
 
 /* ceil(2^64 / class size) per class: x is a multiple of the size iff
  * x * c mod 2^64 < c, for x < 2^32 (Lemire's divisibility test: one
@@ -163,18 +173,42 @@ MP__INLINE mp_span_t *mp__span_at(const void *p)
     return MP__LOAD(&leaf->span[(a >> MP_PAGE_SHIFT) & (MP_LEAF_LEN - 1)]);
 }
 
+/* The size class of the small span holding p, marked page or not; 0 when p
+ * is on no small span (debug checks and tests; not a fast path). */
+MP__INLINE size_t mp__class_at(const void *p)
+{
+    size_t cls = mp__meta_at(p) & 0xFFu;
+    mp_span_t *s = cls ? NULL : mp__span_at(p);
+    return s && MP__LOAD(&s->state) == MP_SPAN_SMALL ? __atomic_load_n(&s->cls, __ATOMIC_RELAXED) : cls;
+}
+
 /* ---- Page heap (mp_page_heap.c) ---- */
 
 /* A small span of npages pages for class cls: state MP_SPAN_SMALL, every page
- * mapped to it with class cls; *unbacked: its pages were not resident.  NULL
- * when the OS refuses. */
+ * mapped to it, none marked with the class yet (mp__pagemap_mark); *unbacked:
+ * its pages were not resident.  Taken from the high end of a free span (see
+ * take_pages).  NULL when the OS refuses. */
 mp_span_t *mp__page_alloc(size_t npages, size_t cls, bool *unbacked) AP__HIDDEN;
 /* A large block's span of npages pages, its first page a multiple of `align`
  * pages (a power of two): state MP_SPAN_LARGE, first and last page mapped.
  * *zeroed: its pages read as zero.  NULL when the OS refuses. */
 mp_span_t *mp__page_alloc_large(size_t npages, size_t align, bool *zeroed) AP__HIDDEN;
-/* Give a span to the heap: a small one with all objects back, or a large one. */
+/* Give a span to the heap: a small one with all objects back. */
 void mp__page_free(mp_span_t *s) AP__HIDDEN;
+/* Give large block s (starting at p) to the heap, checking under the heap
+ * lock that it is still a live large block there; false (nothing changed)
+ * when it is not, as when two threads free it at once. */
+bool mp__page_free_large(mp_span_t *s, const void *p) AP__HIDDEN;
+/* What the page-map entry of p says, read under the heap lock: the span, its
+ * state (0 when p is on no span's bound or page) and whether p is its start. */
+mp_span_t *mp__page_lookup(const void *p, uint8_t *state, bool *start) AP__HIDDEN;
+/* Mark pages [from, to) of small span s with its class in the page map
+ * (caller holds the span's class lock). */
+void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to) AP__HIDDEN;
+/* Make [p, p+size) (page-heap pages of a live block) read as zero: whole OS
+ * pages inside it are dropped, the bytes at its ends that share an OS page
+ * with a neighbour are cleared.  0 or errno (nothing dropped). */
+int mp__page_zero(void *p, size_t size) AP__HIDDEN;
 /* Large span s: make it npages long in place, shrinking (the tail goes back
  * to the heap) or growing into a free neighbour.  false: s unchanged. */
 bool mp__page_resize(mp_span_t *s, size_t npages) AP__HIDDEN;
@@ -208,6 +242,14 @@ extern size_t mp__stat_large AP__HIDDEN;  /* live large bytes            */
 size_t mp__central_fetch(size_t cls, void **out, size_t n) AP__HIDDEN;
 /* Take back the n objects of class cls listed in objs[0..n). */
 void mp__central_release(size_t cls, void *const *objs, size_t n) AP__HIDDEN;
+/* p, the start of an object of class cls: is it free in the central level
+ * (transfer stack or its span's bitmap)?  1 yes, 0 no, -1 it is no object
+ * of a live span of that class (the tail past a span's last object). */
+int mp__central_holds(size_t cls, const void *p) AP__HIDDEN;
+/* p, on a page of small span s that carries no class yet: the class when p
+ * starts an object already carved (a block handed out, or a free one), else
+ * 0 after reporting the misuse. */
+size_t mp__central_carved_class(const void *p, mp_span_t *s) AP__HIDDEN;
 /* Return every object held in transfer caches to its span (for trim). */
 void mp__central_drain(void) AP__HIDDEN;
 /* Objects out of central (handed to caches or users) and bytes cached in it. */
@@ -222,18 +264,16 @@ void mp__central_reinit_locks(void) AP__HIDDEN;
  * or a power of two), a span of its own in the page heap; *zeroed: it reads
  * as zero.  NULL + ENOMEM. */
 void *mp__large_alloc(size_t size, size_t align, bool *zeroed) AP__HIDDEN;
-void mp__large_free(mp_span_t *s) AP__HIDDEN;
+/* Free large block s starting at p (checked again under the heap lock). */
+void mp__large_free(mp_span_t *s, const void *p) AP__HIDDEN;
+/* p reads class 0 in the page map: the large block that starts at p (NULL
+ * otherwise).  *cls: p's class when it is a carved small object on a page not
+ * yet marked (a valid block, *cls > 0); 0 when p is NULL or after reporting
+ * what p is (double free, interior, foreign). */
+mp_span_t *mp__large_find(const void *p, size_t *cls) AP__HIDDEN;
 /* Resize large block s to size (> MP_MAX_SMALL) without copying: in place or
  * by moving its pages.  The new address, or NULL (block unchanged). */
 void *mp__large_resize(mp_span_t *s, size_t size) AP__HIDDEN;
-/* The large block that starts at p, or NULL. */
-MP__INLINE mp_span_t *mp__large_at(const void *p)
-{
-    mp_span_t *s = mp__span_at(p);
-    if (s && MP__LOAD(&s->state) == MP_SPAN_LARGE && (uintptr_t)p == s->page << MP_PAGE_SHIFT)
-        return s;
-    return NULL;
-}
 
 /* ---- Statistics (mp_stats.c; counts from mp_central.c, mp_thread_cache.c) ---- */
 
@@ -285,6 +325,19 @@ extern _Thread_local mp_tcache_t *mp__tc MP__TLS_IE AP__HIDDEN;
 
 void *mp__alloc_slow(size_t cls) AP__HIDDEN;
 void mp__free_slow(void *p, size_t cls) AP__HIDDEN;
+/* The free of p (page-map word m) failed mp__small_ok: report it, or free p
+ * when the key was there by chance and p is in fact live. */
+void mp__free_suspect(void *p, uint32_t m) AP__HIDDEN;
+/* p (page-map word m) failed mp__small_ok: true when it is in fact a live
+ * block (its key there by chance), false after reporting the misuse. */
+bool mp__small_verify(const void *p, uint32_t m) AP__HIDDEN;
+/* p, the start of an object of class cls: true when it is live (no key, or
+ * the key there by chance: found free nowhere), false after reporting a
+ * double free. */
+bool mp__small_live(const void *p, size_t cls) AP__HIDDEN;
+/* p, a pointer that reads class 0: free it (large block, or a carved small
+ * object on a page not yet marked), or report it. */
+void mp__free_nonsmall(void *p) AP__HIDDEN;
 void mp__tcache_flush(void) AP__HIDDEN;
 size_t mp__tcache_bytes(void) AP__HIDDEN;
 void mp__atfork_prepare(void) AP__HIDDEN;
@@ -294,20 +347,28 @@ void mp__atfork_child(void) AP__HIDDEN;
 /* ---- Entry points shared with the override (mp_alloc.c) ---- */
 
 void *mp__alloc_big(size_t size) AP__HIDDEN;      /* > MP_SMALL_INDEXED */
-void mp__free_nonsmall(void *p) AP__HIDDEN;       /* class-0 page       */
 void *mp__aligned(size_t align, size_t size) AP__HIDDEN; /* align: 2^k > 16 */
 size_t mp__usable(const void *p) AP__HIDDEN;
 
-/* ---- Misuse (mp_alloc.c) ---- */
+/* ---- Misuse (mp_misuse.c) ---- */
 
-/* Why a key in every freed block: a second free of the same block must be
+/* Why a key in every free block: a second free of the same block must be
  * caught in O(1) wherever the block now waits (this thread's cache, another
- * thread's, a central list, its span).  Free writes the per-process random
- * key into the block's second word (blocks are >= 16 bytes) and every path
- * that hands a block out clears it, so a free that finds the key is a double
- * free: a live block shows it only if the program wrote that secret value
- * there itself. */
+ * thread's, a central list, its span).  Every free block holds, in its
+ * second word, the per-process random secret xor its own address: free
+ * writes it, a fetch from a span writes it into every object it carves, and
+ * every path that hands a block out clears it.  Why bound to the address: a
+ * program that copies a block's bytes (never-written ones included) into
+ * another block carries a key that does not match there.  A free that finds
+ * its key is only a hint: the thread cache confirms the block really is free
+ * (mp__small_verify) before reporting, so a live block that holds the value
+ * by chance is freed normally. */
 extern uintptr_t mp__free_key AP__HIDDEN;
+
+MP__INLINE uintptr_t mp__key(const void *p)
+{
+    return mp__free_key ^ (uintptr_t)p;
+}
 
 /* MP_FAST_CHECKS=0 compiles the checks out of the inline fast paths; only
  * for measuring what they cost (bench/instr.sh on bench/instr.c and a library
@@ -320,15 +381,13 @@ extern uintptr_t mp__free_key AP__HIDDEN;
  * stderr, then abort(); with ARENAPOOL_MISUSE=ignore in the environment it
  * returns and the caller drops the pointer (leaks it) instead. */
 void mp__misuse(const char *what, const void *p) AP__HIDDEN;
-/* The misuse found for small block p (page-map word m, which holds its class
- * and page offset): interior pointer or double free; reports it (mp__misuse). */
-void mp__misuse_small(const void *p, uint32_t m) AP__HIDDEN;
 /* Key and divisibility table; idempotent, called before the first cache. */
 void mp__misuse_init(void) AP__HIDDEN;
-/* Is p, a pointer on a page of a small span (word m), a live block's start? */
+/* The hint: is p, a pointer on a marked page of a small span (word m), the
+ * start of an object without its free key?  ~8 instructions, no branch. */
 MP__INLINE bool mp__small_ok(const void *p, uint32_t m)
 {
-    return !(mp__off_bad(p, m) | (((const uintptr_t *)p)[1] == mp__free_key));
+    return !((int)mp__off_bad(p, m) | (int)(((const uintptr_t *)p)[1] == mp__key(p)));
 }
 
 /* ---- Fast paths ---- */
@@ -366,7 +425,7 @@ MP__INLINE void *mp__alloc_inline(size_t size)
 MP__INLINE void mp__push(mp_bin_t *b, uint32_t n, void *p)
 {
 #if MP_FAST_CHECKS
-    ((uintptr_t *)p)[1] = mp__free_key;
+    ((uintptr_t *)p)[1] = mp__key(p);
 #endif
     b->slots[n] = p;
     MP__STORE(&b->count, n + 1);
@@ -387,8 +446,8 @@ MP__INLINE void mp__free_class(void *p, size_t cls)
         return;
     }
 #if MP_FAST_CHECKS
-    if (AP__UNLIKELY(((uintptr_t *)p)[1] == mp__free_key)) {
-        mp__misuse("double free", p);
+    if (AP__UNLIKELY(((uintptr_t *)p)[1] == mp__key(p))) {
+        mp__free_slow(p, cls); /* confirms, then reports or frees */
         return;
     }
 #endif
@@ -413,7 +472,7 @@ MP__INLINE void mp__free_inline(void *p)
     }
 #if MP_FAST_CHECKS
     if (AP__UNLIKELY(!mp__small_ok(p, m))) {
-        mp__misuse_small(p, m);
+        mp__free_suspect(p, m);
         return;
     }
 #endif

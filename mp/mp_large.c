@@ -37,13 +37,48 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
     }
     MP__ADD(&mp__stat_large, s->npages << MP_PAGE_SHIFT);
     mp__stats_note(0);
-    return (void *)(s->page << MP_PAGE_SHIFT);
+    void *p = (void *)(s->page << MP_PAGE_SHIFT);
+    /* A block handed out holds no free key: pages reused from small spans
+     * may hold one (never read for large blocks, but copied by a realloc
+     * into a small block, it must not be this address's).  Unbacked pages
+     * read zero and are left untouched. */
+    if (!*zeroed)
+        ((uintptr_t *)p)[1] = 0;
+    return p;
 }
 
-void mp__large_free(mp_span_t *s)
+void mp__large_free(mp_span_t *s, const void *p)
 {
-    MP__SUB(&mp__stat_large, s->npages << MP_PAGE_SHIFT);
-    mp__page_free(s);
+    size_t bytes = s->npages << MP_PAGE_SHIFT;
+    if (mp__page_free_large(s, p))
+        MP__SUB(&mp__stat_large, bytes);
+    else
+        mp__misuse("double free", p); /* another thread freed it meanwhile */
+}
+
+/* Why under the heap lock: the page map names a span record, and records
+ * are recycled; only under the lock do the record and the map agree. */
+mp_span_t *mp__large_find(const void *p, size_t *cls)
+{
+    *cls = 0;
+    if (p == NULL)
+        return NULL;
+    uint8_t st;
+    bool start;
+    mp_span_t *s = mp__page_lookup(p, &st, &start);
+    if (st == MP_SPAN_LARGE && start)
+        return s;
+    if (st == MP_SPAN_SMALL) {
+        *cls = mp__central_carved_class(p, s);
+        return NULL;
+    }
+    if (st == MP_SPAN_FREE && start)
+        mp__misuse("double free", p);
+    else if (st == MP_SPAN_LARGE)
+        mp__misuse("free of a pointer inside a block", p);
+    else
+        mp__misuse("free of a pointer not allocated by arenapool", p);
+    return NULL;
 }
 
 static void *adjust(mp_span_t *s, size_t old)

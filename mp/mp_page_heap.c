@@ -23,7 +23,7 @@
 
 /* ---- Page map ---- */
 
-uintptr_t mp__root[MP_ROOT_LEN];
+uintptr_t mp__root[MP_ROOT_LEN + 1];
 mp_leaf_t mp__leaf_empty;
 
 static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -71,6 +71,14 @@ static void pagemap_set_class(uintptr_t page, size_t n, size_t cls)
 static mp_span_t *span_of_page(uintptr_t page)
 {
     return mp__span_at((const void *)(page << MP_PAGE_SHIFT));
+}
+
+void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        mp_leaf_t *leaf = mp__leaf_of((s->page + i) << MP_PAGE_SHIFT);
+        MP__STORE(&leaf->meta[(s->page + i) & (MP_LEAF_LEN - 1)], (uint32_t)(s->cls | i << MP_PAGE_SHIFT));
+    }
 }
 
 /* ---- Metadata: bump allocation from the OS, never returned ---- */
@@ -276,11 +284,63 @@ static void take_free(mp_span_t *s)
         free_committed -= bytes;
 }
 
+/* ---- Releasing memory in whole OS pages ----
+ * Why: the OS page may be larger than the heap's 8 KiB page (16 or 64 KiB on
+ * many aarch64 kernels), and the kernel rounds a range outward, so an madvise
+ * or munmap of a span that shares an OS page with a neighbour would zero or
+ * unmap the neighbour's live bytes.  Memory is released only in whole OS
+ * pages that lie inside the span (rounded inward, as gperftools does); a span
+ * is unmapped only when it covers whole OS pages, and a decommitted span's
+ * bytes at its ends, which stay resident, are cleared so that it still reads
+ * as zero. */
+
+static uintptr_t os_round_up(uintptr_t a)
+{
+    uintptr_t ps = ap__os_page_size();
+    return (a + ps - 1) & ~(ps - 1);
+}
+
+static uintptr_t os_round_down(uintptr_t a)
+{
+    return a & ~((uintptr_t)ap__os_page_size() - 1);
+}
+
+static bool os_whole(const mp_span_t *s)
+{
+    uintptr_t lo = s->page << MP_PAGE_SHIFT;
+    return os_round_down(lo) == lo && os_round_down(lo + span_bytes(s)) == lo + span_bytes(s);
+}
+
+/* Drop the pages of [p, p+size) (page-heap pages) so it reads as zero. */
+static int zero_range(void *p, size_t size)
+{
+    uintptr_t lo = (uintptr_t)p, hi = lo + size;
+    uintptr_t in_lo = os_round_up(lo), in_hi = os_round_down(hi);
+    if (in_lo >= in_hi) {
+        memset(p, 0, size);
+        return 0;
+    }
+    int err = ap__os_decommit((void *)in_lo, in_hi - in_lo);
+    if (err)
+        return err;
+    memset(p, 0, in_lo - lo);
+    memset((void *)in_hi, 0, hi - in_hi);
+    return 0;
+}
+
+int mp__page_zero(void *p, size_t size)
+{
+    return zero_range(p, size);
+}
+
 /* Give free span s's address space back to the OS.  false (s untouched) when
- * the OS refuses, as munmap may when splitting a mapping hits its limit. */
+ * the OS refuses, as munmap may when splitting a mapping hits its limit, or
+ * when s does not cover whole OS pages. */
 static bool unmap_span(mp_span_t *s)
 {
     size_t bytes = span_bytes(s);
+    if (!os_whole(s))
+        return false;
     uint8_t was = s->committed;
     /* Out of the page map before the address space goes: once unmapped, the
      * range may be mapped again at once by another thread's grow. */
@@ -299,7 +359,7 @@ static bool unmap_span(mp_span_t *s)
 static size_t decommit(mp_span_t *s)
 {
     size_t bytes = span_bytes(s);
-    if (ap__os_decommit((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
+    if (zero_range((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
         return 0;
     uint8_t was = s->committed;
     list_remove(list_for(s), s);
@@ -362,6 +422,10 @@ static size_t unmap_excess(size_t reserve)
                 mp_span_t *next = s->next;
                 size_t bytes = span_bytes(s);
                 bool counted = s->committed != SPAN_DECOMMITTED;
+                if (!os_whole(s)) { /* partial OS pages: stays mapped, unbacked */
+                    s = next;
+                    continue;
+                }
                 if (!unmap_span(s))
                     return released;
                 if (counted)
@@ -489,17 +553,26 @@ static mp_span_t *spare_take(mp_span_t **sp)
 
 /* Take n pages aligned to `align` pages out of the heap (growing it when no
  * free span fits); the pieces around them stay free.  Returns the span,
- * detached, its pages not yet in the page map; *was: its commit state. */
-static mp_span_t *take_pages(size_t n, size_t align, mp_span_t **sp, uint8_t *was)
+ * detached, its pages not yet in the page map; *was: its commit state.
+ * high: from the free span's high end (small spans).  Why: large blocks come
+ * from the low end, so the first page of a large block just freed is the
+ * last a small span takes; a second free of that block then still finds a
+ * free span there and is reported, instead of freeing a small block that
+ * happens to start at the same address. */
+static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, uint8_t *was)
 {
     mp_span_t *s = find_free(n, align);
     if (!s) {
-        if (grow(n, align, spare_take(sp)) != 0)
+        mp_span_t *r = spare_take(sp);
+        if (grow(n, align, r) != 0) {
+            sp[0] = r; /* back to the caller's spares: nothing leaks */
             return NULL;
+        }
         s = find_free(n, align);
     }
     take_free(s);
-    uintptr_t start = (s->page + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t start = high && align == 1 ? s->page + s->npages - n
+                                         : (s->page + align - 1) & ~(uintptr_t)(align - 1);
     size_t head = start - s->page, tail = s->npages - head - n;
     if (head) {
         add_free(spare_take(sp), s->page, head, s->committed, s->stamp);
@@ -529,13 +602,14 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
     pthread_mutex_lock(&heap_lock);
     maybe_release();
     uint8_t was = SPAN_TOUCHED;
-    mp_span_t *s = take_pages(n, align, sp, &was);
+    mp_span_t *s = take_pages(n, align, cls != 0, sp, &was);
     if (s && cls) {
         s->cls = (uint8_t)cls;
+        s->carved = s->marked = 0;
         MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
+        /* Every page to the span; classes come with carving. */
         for (size_t i = 0; i < n; i++)
             pagemap_set(s->page + i, s);
-        pagemap_set_class(s->page, n, cls);
     } else if (s) {
         MP__STORE(&s->state, (uint8_t)MP_SPAN_LARGE);
         set_bounds(s);
@@ -557,9 +631,8 @@ mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
     return alloc_span(n, align, 0, zeroed);
 }
 
-void mp__page_free(mp_span_t *s)
+static void page_free_locked(mp_span_t *s)
 {
-    pthread_mutex_lock(&heap_lock);
     if (s->state == MP_SPAN_SMALL) {
         pagemap_set_class(s->page, s->npages, 0);
         for (size_t i = 0; i < s->npages; i++)
@@ -570,10 +643,37 @@ void mp__page_free(mp_span_t *s)
     s->used = s->nfree = 0;
     s->cls = 0;
     s->listed = 0;
+    s->carved = s->marked = 0;
     add_free(s, s->page, s->npages, SPAN_TOUCHED, mp__now_ms());
     maybe_release();
     HEAP_CHECK();
+}
+
+void mp__page_free(mp_span_t *s)
+{
+    pthread_mutex_lock(&heap_lock);
+    page_free_locked(s);
     pthread_mutex_unlock(&heap_lock);
+}
+
+bool mp__page_free_large(mp_span_t *s, const void *p)
+{
+    pthread_mutex_lock(&heap_lock);
+    bool ok = mp__span_at(p) == s && s->state == MP_SPAN_LARGE && (uintptr_t)p == s->page << MP_PAGE_SHIFT;
+    if (ok)
+        page_free_locked(s);
+    pthread_mutex_unlock(&heap_lock);
+    return ok;
+}
+
+mp_span_t *mp__page_lookup(const void *p, uint8_t *state, bool *start)
+{
+    pthread_mutex_lock(&heap_lock);
+    mp_span_t *s = mp__span_at(p);
+    *state = s ? s->state : 0;
+    *start = s && (uintptr_t)p == s->page << MP_PAGE_SHIFT;
+    pthread_mutex_unlock(&heap_lock);
+    return s;
 }
 
 bool mp__page_resize(mp_span_t *s, size_t n)
@@ -625,6 +725,10 @@ int mp__page_move(mp_span_t *s, size_t n)
     size_t old_bytes = span_bytes(s);
     if (n <= s->npages)
         return EINVAL;
+    /* The OS moves whole OS pages: a block sharing one with a neighbour
+     * would take the neighbour's bytes with it.  The caller copies instead. */
+    if (!os_whole(s))
+        return ENOTSUP;
     size_t pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
     size_t bytes = pages << MP_PAGE_SHIFT;
     mp_span_t *r = mp__span_new();
@@ -724,7 +828,8 @@ static void heap_check_locked(void)
             if (page < s->page || page >= s->page + s->npages)
                 check_fail("mp heap check: page-map entry outside its span", page, s);
             if (st == MP_SPAN_SMALL) {
-                if (cls != s->cls || (m >> MP_PAGE_SHIFT) != page - s->page)
+                bool marked = page - s->page < s->marked;
+                if (marked ? cls != s->cls || (m >> MP_PAGE_SHIFT) != page - s->page : m != 0)
                     check_fail("mp heap check: page class or index differs from its span's", page, s);
             } else if (st == MP_SPAN_FREE || st == MP_SPAN_LARGE) {
                 if (cls != 0 || (page != s->page && page != s->page + s->npages - 1))

@@ -243,9 +243,82 @@ out:
     return p;
 }
 
+/* ---- Misuse: confirming what the key suggests ---- */
+
+/* Is p on the list of class cls of cache tc?  Why atomic loads: another
+ * thread's cache is read without its owner's cooperation (a report path
+ * only); a stale view can only miss a block, and a block missed here is one
+ * whose key was found, which a correct program never shows. */
+static bool bin_holds(mp_tcache_t *tc, size_t cls, const void *p)
+{
+    mp_bin_t *b = &tc->bins[cls];
+    uint32_t n = MP__LOAD(&b->count);
+    void **slots = MP__LOAD(&b->slots);
+    for (uint32_t i = 0; slots && i < n; i++)
+        if (MP__LOAD(&slots[i]) == p)
+            return true;
+    return false;
+}
+
+static bool other_caches_hold(size_t cls, const void *p)
+{
+    bool held = false;
+    pthread_mutex_lock(&reg_lock);
+    for (mp_tcache_t *tc = reg_live; tc && !held; tc = tc->next)
+        held = tc != mp__tc && bin_holds(tc, cls, p);
+    pthread_mutex_unlock(&reg_lock);
+    return held;
+}
+
+/* Why confirm: the key is a hint.  A block is reported only where it is
+ * found free: this thread's cache, the central level (its transfer stack, or
+ * its span's bitmap, which also knows the bytes past the last object), or
+ * another thread's cache.  Found nowhere, it is a live block whose second
+ * word happens to hold the value, and freeing it is correct. */
+bool mp__small_live(const void *p, size_t cls)
+{
+    if (((const uintptr_t *)p)[1] != mp__key(p))
+        return true;
+    int held = bin_holds(mp__tc, cls, p) ? 1 : mp__central_holds(cls, p);
+    if (held == 0 && other_caches_hold(cls, p))
+        held = 1;
+    if (held == 0)
+        return true;
+    mp__misuse(held > 0 ? "double free" : "free of a pointer not allocated by arenapool", p);
+    return false;
+}
+
+bool mp__small_verify(const void *p, uint32_t m)
+{
+    if (mp__off_bad(p, m)) {
+        mp__misuse("free of a pointer inside a block", p);
+        return false;
+    }
+    return mp__small_live(p, m & 0xFFu);
+}
+
+/* Push p, a checked block of class cls, on this thread's list. */
+static void push_slow(void *p, size_t cls);
+
+void mp__free_suspect(void *p, uint32_t m)
+{
+    if (mp__small_verify(p, m))
+        push_slow(p, m & 0xFFu);
+}
+
+void mp__free_nonsmall(void *p)
+{
+    size_t cls;
+    mp_span_t *s = mp__large_find(p, &cls);
+    if (s)
+        mp__large_free(s, p);
+    else if (cls != 0 && mp__small_live(p, cls))
+        push_slow(p, cls); /* a block on a page not yet marked */
+}
+
 AP__NOINLINE void mp__free_slow(void *p, size_t cls)
 {
-    if (cls == 0) { /* NULL, a large block, or not ours */
+    if (cls == 0) { /* NULL, a large block, a page not yet marked, or not ours */
         mp__free_nonsmall(p);
         return;
     }
@@ -255,14 +328,23 @@ AP__NOINLINE void mp__free_slow(void *p, size_t cls)
 #if MP_FAST_CHECKS
     uint32_t m = mp__meta_at(p);
     if (AP__UNLIKELY((m & 0xFFu) != cls)) {
+        if ((m & 0xFFu) == 0) { /* a page not yet marked: the exact look */
+            mp__free_nonsmall(p);
+            return;
+        }
         mp__misuse("mp_free_sized: size does not match the block", p);
         return;
     }
-    if (AP__UNLIKELY(!mp__small_ok(p, m))) {
-        mp__misuse_small(p, m);
+    if (AP__UNLIKELY(!mp__small_ok(p, m)) && !mp__small_verify(p, m))
         return;
-    }
-    ((uintptr_t *)p)[1] = mp__free_key;
+#endif
+    push_slow(p, cls);
+}
+
+static void push_slow(void *p, size_t cls)
+{
+#if MP_FAST_CHECKS
+    ((uintptr_t *)p)[1] = mp__key(p);
 #endif
     mp_tcache_t *tc = mp__tc;
     if (tc == &tc_empty && !(tc = tc_create()))

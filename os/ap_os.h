@@ -26,7 +26,12 @@
 extern "C" {
 #endif
 
-/* The system page size (a power of two); cached after the first call. */
+/* The system page size (a power of two); cached after the first call.
+ * Test knob: ARENAPOOL_SIM_PAGE_SIZE=16384 or 65536 simulates a kernel with
+ * that page size on a 4 KiB machine: this returns it, every mapping is
+ * aligned to it, and an unmap, madvise, mprotect or mremap of a range not
+ * aligned to it aborts (a real kernel would round it outward and drop or
+ * unmap its neighbours' bytes). */
 size_t ap__os_page_size(void) AP__HIDDEN;
 
 /* Map `size` bytes of zeroed, read-write, private anonymous memory.

@@ -35,6 +35,15 @@
 #endif
 
 static _Atomic size_t page_size_cache;
+static _Atomic size_t sim_page; /* ARENAPOOL_SIM_PAGE_SIZE, 0 when off */
+
+/* ARENAPOOL_SIM_PAGE_SIZE (ap_options.c checks it is 16384 or 65536): used
+ * only when above the real page.  Anything else leaves the real page. */
+static size_t sim_page_from_env(size_t real)
+{
+    size_t v = ap__options()->sim_page_size;
+    return v > real ? v : 0;
+}
 
 /* ---- System call counts ---- */
 
@@ -56,10 +65,22 @@ size_t ap__os_page_size(void)
     size_t ps = atomic_load_explicit(&page_size_cache, memory_order_relaxed);
     if (ps == 0) {
         long v = sysconf(_SC_PAGESIZE);
-        ps = v > 0 ? (size_t)v : 4096;
+        size_t real = v > 0 ? (size_t)v : 4096;
+        size_t sim = sim_page_from_env(real);
+        atomic_store_explicit(&sim_page, sim, memory_order_relaxed);
+        ps = sim ? sim : real;
         atomic_store_explicit(&page_size_cache, ps, memory_order_relaxed);
     }
     return ps;
+}
+
+/* Why abort: a kernel with pages of this size would round the range outward
+ * and drop or unmap bytes that belong to the range's neighbours. */
+static void sim_check(const void *p, size_t size, const char *call)
+{
+    size_t sim = (ap__os_page_size(), atomic_load_explicit(&sim_page, memory_order_relaxed));
+    if (sim && (((uintptr_t)p | size) & (sim - 1)) != 0)
+        ap__os_fatal(call, "range", p, "size", (const void *)size);
 }
 
 #ifdef ARENAPOOL_FAULT_INJECT
@@ -89,8 +110,22 @@ static int raw_map(size_t size, void **out)
     if (injected_failure())
         return ENOMEM;
     int saved = errno;
+    size_t sim = (ap__os_page_size(), atomic_load_explicit(&sim_page, memory_order_relaxed));
+    size_t extra = sim ? sim : 0; /* a simulated page: over-map, keep an aligned piece */
     COUNT(n_mmap);
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, size + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED && extra) {
+        uintptr_t base = (uintptr_t)p, al = (base + sim - 1) & ~(uintptr_t)(sim - 1);
+        if (al > base) {
+            COUNT(n_munmap);
+            munmap(p, al - base);
+        }
+        if (base + extra > al) {
+            COUNT(n_munmap);
+            munmap((void *)(al + size), base + extra - al);
+        }
+        p = (void *)al;
+    }
     errno = saved;
     /* Why always ENOMEM: the arguments were checked above, so any refusal
      * (a size the kernel or Valgrind will not map is EINVAL there) means "no
@@ -135,6 +170,7 @@ int ap__os_map_aligned(size_t size, size_t align, void **out)
         COUNT(n_munmap);
         munmap((void *)(aligned + size), tail);
     }
+    /* Under a simulated page raw is aligned to it, so head and tail are too. */
     *out = (void *)aligned;
     return 0;
 }
@@ -143,6 +179,7 @@ int ap__os_unmap(void *p, size_t size)
 {
     if (p == NULL || size == 0)
         return EINVAL;
+    sim_check(p, size, "munmap of a range not aligned to the OS page");
     int saved = errno;
     COUNT(n_munmap);
     int rc = munmap(p, size);
@@ -156,6 +193,7 @@ static int advise(void *p, size_t size, int advice)
 {
     if (p == NULL || size == 0)
         return EINVAL;
+    sim_check(p, size, "madvise of a range not aligned to the OS page");
     int saved = errno;
     COUNT(n_madvise);
     int rc = madvise(p, size, advice);
@@ -181,6 +219,8 @@ int ap__os_move(void *from, size_t size, void *to)
 {
     if (from == NULL || to == NULL || size == 0)
         return EINVAL;
+    sim_check(from, size, "mremap of a range not aligned to the OS page");
+    sim_check(to, size, "mremap to a range not aligned to the OS page");
 #if defined(__linux__) && defined(MREMAP_FIXED)
     if (injected_failure())
         return ENOMEM;
@@ -208,6 +248,7 @@ int ap__os_hugepage(void *p, size_t size)
 
 static int protect(void *p, size_t size, int prot)
 {
+    sim_check(p, size, "mprotect of a range not aligned to the OS page");
     int saved = errno;
     COUNT(n_mprotect);
     int rc = mprotect(p, size, prot);

@@ -7,8 +7,9 @@
 #include <criterion/criterion.h>
 
 #include "mp.h"
-#include "ap_options.h" /* ap__options_reread */
+#include "mp_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -172,7 +173,7 @@ static void free_stack(void)
 
 Test(mp_misuse, free_of_a_stack_address_aborts)
 {
-    expect_caught(free_stack, "free of a pointer not allocated by mp");
+    expect_caught(free_stack, "free of a pointer not allocated by arenapool");
 }
 
 static char static_block[256];
@@ -185,7 +186,7 @@ static void free_static(void)
 
 Test(mp_misuse, free_of_a_static_address_aborts)
 {
-    expect_caught(free_static, "free of a pointer not allocated by mp");
+    expect_caught(free_static, "free of a pointer not allocated by arenapool");
 }
 
 static void free_interior_small(void)
@@ -266,4 +267,312 @@ Test(mp_misuse, valid_frees_never_report)
                 mp_free(v[i]);
         }
     }
+}
+
+/* ---- Exact checks: correct programs built to look like misuse ---- */
+
+/* fn must run to its end (exit 0) and print nothing, aborting mode or not. */
+static void expect_clean(misuse_fn fn)
+{
+    char out[1024];
+    for (int ignore = 0; ignore < 2; ignore++) {
+        int st = run_child(fn, ignore, out, sizeof out);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a correct program was stopped (status %#x): %s",
+                  st, out);
+        cr_assert_eq(out[0], 0, "a correct program got a report: %s", out);
+    }
+}
+
+/* Read into a big buffer, shrink it to what arrived, grow it again: the
+ * large block's pages were a 256 KiB block's, freed with its key. */
+static void read_then_shrink(void)
+{
+    for (int i = 0; i < 8; i++) {
+        void *t = mp_alloc(256 * 1024);
+        memset(t, 0, 256 * 1024);
+        mp_free(t);
+    }
+    char *x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = mp_alloc(256 * 1024);
+    for (int i = 0; i < 8; i++)
+        mp_free(x[i]);
+    int fd[2];
+    if (pipe(fd) != 0 || write(fd[1], "hello", 5) != 5)
+        _exit(4);
+    close(fd[1]);
+    char *buf = mp_alloc(400000);
+    if (read(fd[0], buf, 400000) != 5)
+        _exit(5);
+    char *b2 = mp_realloc(buf, 4096);
+    char *b3 = b2 ? mp_realloc(b2, 8192) : NULL;
+    if (!b3 || memcmp(b3, "hello", 5) != 0)
+        _exit(3);
+    mp_free(b3);
+    close(fd[0]);
+}
+
+Test(mp_exact, read_into_a_buffer_then_shrink_and_grow_it_is_no_misuse)
+{
+    expect_clean(read_then_shrink);
+}
+
+/* Copies of never-written bytes, from blocks of every class and from large
+ * blocks over pages that held freed blocks, into blocks then freed. */
+static void copy_unwritten(void)
+{
+    /* A large block over the pages of freed 256 KiB blocks: its first words
+     * are what those blocks held when freed. */
+    for (int i = 0; i < 8; i++)
+        mp_free(mp_alloc(256 * 1024));
+    mp_trim();
+    for (int i = 0; i < 8; i++) {
+        char *t = mp_alloc(256 * 1024);
+        memset(t, 0, 256 * 1024);
+        mp_free(t);
+    }
+    mp_thread_flush();
+    char *fresh = mp_alloc(400000), *dst = mp_alloc(64);
+    memcpy(dst, fresh, 16);
+    mp_free(dst);
+    mp_free(fresh);
+    for (size_t size = 16; size <= 600000; size += size / 2 + 16) {
+        void *junk[16];
+        for (int i = 0; i < 16; i++) { /* freed blocks leave keys behind */
+            junk[i] = mp_alloc(size);
+            memset(junk[i], 0x5A, 16);
+        }
+        for (int i = 0; i < 16; i++)
+            mp_free(junk[i]);
+        for (int round = 0; round < 4; round++) {
+            char *fresh = mp_alloc(size), *dst = mp_alloc(size < 4096 ? size : 4096);
+            if (!fresh || !dst)
+                _exit(2);
+            memcpy(dst, fresh, size < 4096 ? size : 4096);
+            mp_free(dst);
+            char *q = mp_realloc(fresh, 24); /* a realloc copies them too */
+            if (!q)
+                _exit(2);
+            mp_free(q);
+        }
+    }
+}
+
+Test(mp_exact, copies_of_never_written_bytes_are_no_misuse)
+{
+    expect_clean(copy_unwritten);
+}
+
+/* Memory of one class reused by another after its spans went back to the
+ * heap (trim, decay), and large blocks reusing small spans' pages, realloc'd
+ * down into small classes. */
+static void reuse_across_classes(void)
+{
+    static void *v[2048];
+    size_t sizes[] = {48, 80, 1024, 272, 3000, 16, 8192 + 16};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (int i = 0; i < 2048; i++)
+            if (!(v[i] = mp_alloc(sizes[k])))
+                _exit(2);
+        for (int i = 0; i < 2048; i += 2)
+            mp_free(v[i]);
+        for (int i = 1; i < 2048; i += 2)
+            mp_free(v[i]);
+        mp_trim();
+        char *big = mp_alloc(300000 + k * 8192);
+        char *small = mp_realloc(big, 100);
+        if (!small)
+            _exit(2);
+        mp_free(small);
+    }
+}
+
+Test(mp_exact, memory_reused_by_another_class_is_no_misuse)
+{
+    expect_clean(reuse_across_classes);
+}
+
+/* A block whose program data is its own address xor anything: only the
+ * secret makes a key, and a found key is confirmed before any report. */
+static void data_like_keys(void)
+{
+    for (size_t size = 16; size <= 4096; size *= 2) {
+        uintptr_t *v[64];
+        for (int i = 0; i < 64; i++) {
+            v[i] = mp_alloc(size);
+            v[i][0] = (uintptr_t)v[i];
+            v[i][1] = (uintptr_t)v[i] ^ ((uintptr_t)1 << 63);
+        }
+        for (int i = 0; i < 64; i++)
+            mp_free(v[i]);
+    }
+}
+
+Test(mp_exact, blocks_holding_their_address_are_no_misuse)
+{
+    expect_clean(data_like_keys);
+}
+
+/* ---- Exact checks: misuse caught, never a block handed out twice ---- */
+
+/* A large block freed, small blocks taking pages from the same free space
+ * until one lies inside the freed block, then the large block freed again. */
+static void large_double_free_after_small_reuse(void)
+{
+    char *big = mp_alloc(2 * MiB);
+    memset(big, 1, 2 * MiB);
+    mp_free(big);
+    static void *v[4096];
+    int n = 0, inside = 0;
+    while (n < 4096 && !inside) {
+        char *q = v[n++] = mp_alloc(1000);
+        inside = q >= big && q < big + 2 * MiB;
+    }
+    if (!inside)
+        _exit(5); /* the pages were not reused: nothing to test */
+    mp_free(big);
+    no_block_twice(1000);
+    for (int i = 0; i < n; i++)
+        mp_free(v[i]);
+}
+
+Test(mp_exact, large_block_freed_twice_after_small_blocks_reused_its_pages)
+{
+    expect_caught(large_double_free_after_small_reuse, "double free");
+}
+
+/* A small block freed twice after its span went back to the heap and its
+ * idle pages were dropped (the key went with them), the pages then taken by
+ * a new span of the same class, where that object has not been handed out. */
+
+static void small_double_free_after_decay(void)
+{
+    enum { N = 64 };
+    char *v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = mp_alloc(1536);
+    char *p = v[N - 1];
+    for (int i = 0; i < N; i++)
+        mp_free(v[i]);
+    mp_thread_flush();
+    mp__central_drain(); /* every span back to the heap, pages still mapped */
+    __atomic_add_fetch(&mp__clock_skew_ms, 10000, __ATOMIC_RELAXED);
+    mp_free(mp_alloc(3 * MiB)); /* a heap call: idle pages are dropped */
+    static void *w[4096];
+    int n = 0;
+    while (n < 4096 && mp__class_at(p) == 0)
+        w[n++] = mp_alloc(1536);
+    mp_free(p);
+    no_block_twice(1536);
+    for (int i = 0; i < n; i++)
+        mp_free(w[i]);
+}
+
+Test(mp_exact, small_block_freed_twice_after_its_pages_were_dropped)
+{
+    char out[1024];
+    int st = run_child(small_double_free_after_decay, 0, out, sizeof out);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "no SIGABRT (status %#x), stderr: %s", st, out);
+    cr_assert(strstr(out, "arenapool: double free (ptr=0x") ||
+              strstr(out, "arenapool: free of a pointer not allocated by arenapool (ptr=0x"), "%s", out);
+    st = run_child(small_double_free_after_decay, 1, out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ARENAPOOL_MISUSE=ignore: status %#x, %s", st, out);
+}
+
+/* The thread cache fetched objects in a batch and handed out only the
+ * first: a free of the next one (never handed out) is a double free. */
+static void free_of_fetched_object(void)
+{
+    char *a = mp_alloc(1200); /* the cache's first fetch: a batch of two */
+    mp_free(a + mp_usable_size(a)); /* the second, still in the cache */
+    no_block_twice(1200);
+    mp_free(a);
+}
+
+Test(mp_exact, free_of_an_object_a_cache_fetched_but_never_handed_out)
+{
+    expect_caught(free_of_fetched_object, "double free");
+}
+
+/* Objects never carved out of their span at all. */
+static void free_of_uncarved_object(void)
+{
+    char *a = mp_alloc(48);
+    mp_free(a + 48 * 100);
+    no_block_twice(48);
+}
+
+Test(mp_exact, free_of_an_object_never_carved_from_its_span)
+{
+    expect_caught(free_of_uncarved_object, "free of a pointer not allocated by arenapool");
+}
+
+/* The bytes past a span's last object, at a multiple of the class size: a
+ * 48-byte class's one-page span holds 170 objects and ends with 32 bytes at
+ * offset 8160.  Before and after every object has been carved. */
+static void free_of_span_tail(int carve_all)
+{
+    char *first = mp_alloc(48);
+    if (((uintptr_t)first & 8191) != 0)
+        _exit(6); /* a fresh class starts a span */
+    for (int i = 0; carve_all && i < 169; i++)
+        if (mp_alloc(48) == NULL)
+            _exit(2);
+    mp_free(first + 8160);
+    no_block_twice(48);
+}
+
+static void free_of_span_tail_carved(void) { free_of_span_tail(1); }
+static void free_of_span_tail_fresh(void) { free_of_span_tail(0); }
+
+Test(mp_exact, free_of_a_spans_tail_past_its_last_object)
+{
+    expect_caught(free_of_span_tail_carved, "free of a pointer not allocated by arenapool");
+    expect_caught(free_of_span_tail_fresh, "free of a pointer not allocated by arenapool");
+}
+
+static void realloc_freed_huge(void)
+{
+    char *p = mp_alloc(64);
+    mp_free(p);
+    errno = 0;
+    if (mp_realloc(p, SIZE_MAX) != NULL || errno != EINVAL)
+        _exit(3);
+}
+
+Test(mp_exact, realloc_of_a_freed_pointer_is_reported_whatever_the_size)
+{
+    expect_caught(realloc_freed_huge, "double free");
+}
+
+static void free_above_48_bits(void)
+{
+    char *p = mp_alloc(64);
+    volatile uintptr_t a = (uintptr_t)p | ((uintptr_t)1 << 52);
+    mp_free((void *)a);
+    no_block_twice(64);
+    mp_free(p);
+}
+
+Test(mp_exact, free_of_a_pointer_above_48_bits_is_foreign)
+{
+    expect_caught(free_above_48_bits, "free of a pointer not allocated by arenapool");
+}
+
+/* Failed huge allocations leave the pool's mapped bytes as they were: no
+ * span record or other metadata leaks per failure. */
+Test(mp_exact, failed_growth_leaks_nothing)
+{
+    void *warm = mp_alloc((size_t)1 << 20);
+    mp_free(warm);
+    mp_stats_t before, after;
+    mp_stats(&before);
+    for (int i = 0; i < 20000; i++) {
+        errno = 0;
+        void *p = mp_alloc((size_t)1 << 50);
+        cr_assert(p == NULL && errno == ENOMEM);
+    }
+    mp_stats(&after);
+    cr_assert_leq(after.mapped, before.mapped, "mapped grew by %zu bytes over 20000 failures",
+                  after.mapped - before.mapped);
 }

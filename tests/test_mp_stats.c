@@ -119,6 +119,7 @@ static void options_output(const char *const *env, char *out, size_t cap)
     if (pid == 0) {
         dup2(fd[1], 2);
         close(fd[0]);
+        clearenv(); /* only `env`, whatever the suite was started with */
         for (const char *const *e = env; *e; e++)
             putenv((char *)*e);
         ap__options_reread();

@@ -2,7 +2,8 @@
  * fuzz_mp.c - libFuzzer harness for mp.h (the thread-caching memory pool)
  * against a shadow model: alloc, calloc, aligned alloc (alignments up to
  * 1 MiB), realloc (grow, shrink, to zero, aligned blocks too), free,
- * free_sized, flush and trim, with sizes from 0 into the MiBs (around 8 KiB
+ * free_sized, flush and trim, copies of never-written bytes between blocks
+ * before a free, with sizes from 0 into the MiBs (around 8 KiB
  * page multiples too) and up to 256 blocks kept live across the whole input.
  * Big sizes are rare (page faults make them cost milliseconds each).
  * On every free and realloc the block's own pattern is checked (every byte of
@@ -149,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     live_bytes = 0;
     seed = 1;
     while (in.n) {
-        uint8_t op = in_u8(&in) % 9;
+        uint8_t op = in_u8(&in) % 10;
         errno = 0;
         switch (op) {
         case 0:
@@ -246,6 +247,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 mp_trim();
             check_live();
             break;
+        case 9: {
+            /* A correct program that looks like misuse: bytes of a fresh
+             * block, never written (they hold whatever the block's memory
+             * held before), copied into another block that is then freed or
+             * realloc'd.  No report may come of it. */
+            size_t na = mp_in_size(&in), nb = mp_in_size(&in);
+            if (na > MAX_LIVE || nb > MAX_LIVE || live_bytes + na + nb > MAX_LIVE || nblocks == MAX_BLOCKS)
+                break;
+            char *a = mp_alloc(na), *b = mp_alloc(nb);
+            if (a && b) {
+                size_t k = na < nb ? na : nb;
+                memcpy(b, a, k < 4096 ? k : 4096);
+                if (in_u8(&in) & 1) {
+                    mp_free(b);
+                } else {
+                    char *q = mp_realloc(b, (size_t)in_u8(&in) + 1);
+                    if (q)
+                        mp_free(q);
+                    else
+                        mp_free(b);
+                }
+                add(a, na, 16, 1);
+            } else {
+                mp_free(a);
+                mp_free(b);
+            }
+            break;
+        }
         }
     }
     while (nblocks)

@@ -106,5 +106,32 @@ int main(void)
     waitpid(pid, &st, 0);
     printf("fork child ok=%d\n", WIFEXITED(st) && WEXITSTATUS(st) == 0);
     free(keep);
+
+    /* Read into a big buffer over pages of freed 256 KiB blocks, shrink it
+     * to what arrived, grow it again; copy a fresh block's never-written
+     * bytes into another and free it.  Correct programs: never stopped. */
+    for (int i = 0; i < 8; i++) {
+        void *t = malloc(256 * 1024);
+        memset(t, 0, 256 * 1024);
+        free(t);
+    }
+    char *x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = malloc(256 * 1024);
+    for (int i = 0; i < 8; i++)
+        free(x[i]);
+    int fd[2];
+    int piped = pipe(fd) == 0 && write(fd[1], "hello", 5) == 5;
+    char *buf = malloc(400000);
+    ssize_t got = piped ? read(fd[0], buf, 400000) : -1;
+    char *b2 = realloc(buf, 4096);
+    char *b3 = b2 ? realloc(b2, 8192) : NULL;
+    printf("read and shrink: got=%zd ok=%d\n", got, b3 && memcmp(b3, "hello", 5) == 0);
+    char *fresh = malloc(400000), *dst = malloc(64);
+    memcpy(dst, fresh, 16);
+    free(dst);
+    free(fresh);
+    free(b3);
+    printf("copy of never-written bytes: ok\n");
     return 0;
 }
