@@ -6,8 +6,10 @@
  * chunks in use form a stack (chunk -> prev -> ... -> first) in allocation
  * order; mark records and deferred callbacks live in the arena, each stack
  * ordered newest first, so a rewind pops exactly what its scope created.
- * Memory not handed out is poisoned (ASan / Memcheck).  Called by users and
- * by pool.c (which only uses the public API).
+ * Memory not handed out is poisoned (ASan / Memcheck, found at run time by
+ * ap_checker.c); with a checker present h.end is kept equal to h.cur, so the
+ * inline arena_alloc always calls in here (see hide_room).  Called by users
+ * and by pool.c (which only uses the public API).
  */
 #include "arena_internal.h"
 
@@ -188,8 +190,9 @@ static void release_range(char *p, char *end)
 static void check_invariants(const arena_t *a)
 {
     size_t n = 0, mapped = 0, spare = 0;
-    bool cur_in_chunk = a->h.cur >= a->chunk->start && a->h.cur <= a->h.end &&
-                        a->h.end == chunk_end(a->chunk);
+    char *end = ap__checker() ? a->h.cur : chunk_end(a->chunk);
+    bool cur_in_chunk = a->h.cur >= a->chunk->start && a->h.cur <= chunk_end(a->chunk) &&
+                        a->h.end == end;
     if (!cur_in_chunk || ((uintptr_t)a->h.cur & (ARENA_ALIGN - 1)))
         ap__os_fatal("arena cursor outside its chunk", "arena", a, "cur", a->h.cur);
     const arena__chunk_t *c = a->chunk;
@@ -382,17 +385,31 @@ static void coalesce_spares(arena_t *a)
 
 /* ---- Allocation ---- */
 
+/* Why hide the room from the inline arena_alloc when a checker watches: the
+ * program's inline code cannot poison or unpoison (it does not know the
+ * checker is there, and must not guess from its own compile flags, which
+ * need not match the library's), so every allocation must come here.  With
+ * h.end == h.cur the inline test sees no room for any size above 0, and
+ * costs nothing more without a checker.  The real end is always
+ * chunk_end(a->chunk).  Called after every change of h.cur. */
+static void hide_room(arena_t *a)
+{
+    if (AP__UNLIKELY(ap__checker()))
+        a->h.end = a->h.cur;
+}
+
 /* Bump p (aligned, known to fit) past size bytes. */
 static void *bump_at(arena_t *a, char *p, size_t size)
 {
     a->h.cur = p + ARENA__ROUND_UP(size, ARENA_ALIGN);
+    hide_room(a);
     ARENA__UNPOISON(p, size);
     return p;
 }
 
 AP__NOINLINE AP__COLD void *arena__alloc_slow(arena_t *a, size_t size, size_t align)
 {
-    uintptr_t cur = (uintptr_t)a->h.cur, end = (uintptr_t)a->h.end;
+    uintptr_t cur = (uintptr_t)a->h.cur, end = (uintptr_t)chunk_end(a->chunk);
     uintptr_t p = (cur + (align - 1)) & ~(uintptr_t)(align - 1);
     if (p >= cur && p <= end && size <= end - p)
         return bump_at(a, (char *)p, size);
@@ -422,7 +439,7 @@ AP__NOINLINE AP__COLD void *arena__alloc_slow(arena_t *a, size_t size, size_t al
 static void *raw_alloc(arena_t *a, size_t size)
 {
     char *p = a->h.cur;
-    if (size > (size_t)(a->h.end - p))
+    if (size > (size_t)(chunk_end(a->chunk) - p))
         return arena__alloc_slow(a, size, ARENA_ALIGN);
     return bump_at(a, p, size);
 }
@@ -507,12 +524,13 @@ static void *realloc_to(arena_t *a, char *p, size_t old_size, size_t new_size, s
     }
     bool newest = old_size <= SIZE_MAX - ARENA_ALIGN && p >= a->chunk->start &&
                   p + ARENA__ROUND_UP(old_size, ARENA_ALIGN) == a->h.cur;
-    if (newest && new_size <= (size_t)(a->h.end - p)) {
+    if (newest && new_size <= (size_t)(chunk_end(a->chunk) - p)) {
         /* In place: grow into the free tail, or give a shrink's tail back
          * (after noting the peak, which the lower cursor would hide). */
         note_peak(a);
         char *old_end = a->h.cur;
         a->h.cur = p + ARENA__ROUND_UP(new_size, ARENA_ALIGN);
+        hide_room(a);
         if (new_size > old_size)
             ARENA__UNPOISON(p + old_size, new_size - old_size); /* kept bytes stay defined */
         else
@@ -590,7 +608,7 @@ char *arena_vsprintf(arena_t *a, const char *fmt, va_list ap)
     /* Format straight into the chunk's free tail; only when it does not fit,
      * measure and format again into a fresh block. */
     char *cur = a->h.cur;
-    size_t avail = (size_t)(a->h.end - cur);
+    size_t avail = (size_t)(chunk_end(a->chunk) - cur);
     va_list ap2;
     va_copy(ap2, ap);
     ARENA__UNPOISON(cur, avail);
@@ -605,6 +623,7 @@ char *arena_vsprintf(arena_t *a, const char *fmt, va_list ap)
     if ((size_t)n < avail) {
         ARENA__POISON(cur + n + 1, avail - (size_t)n - 1);
         a->h.cur = cur + ARENA__ROUND_UP((size_t)n + 1, ARENA_ALIGN);
+        hide_room(a);
         return cur;
     }
     ARENA__POISON(cur, avail);
@@ -771,6 +790,7 @@ int arena_rewind(arena_t *a, arena_mark_t m)
     release_range(r->pos, chunk_end(r->chunk));
     a->h.cur = r->pos;
     a->h.end = chunk_end(r->chunk);
+    hide_room(a);
     a->used_before = r->used - (size_t)(r->pos - r->chunk->start);
     trim_spares(a);
     CHECK_INVARIANTS(a);
@@ -793,6 +813,7 @@ void arena_reset(arena_t *a)
     release_range(a->first->start, chunk_end(a->first));
     a->h.cur = a->first->start;
     a->h.end = chunk_end(a->first);
+    hide_room(a);
     a->used_before = 0;
     coalesce_spares(a);
     trim_spares(a);
@@ -849,6 +870,7 @@ arena_t *arena_create(const arena_opts_t *opts)
     c->map_size = size + guard;
     a->h.cur = c->start;
     a->h.end = chunk_end(c);
+    hide_room(a);
     a->h.magic = ARENA__MAGIC;
     a->chunk = a->first = c;
     a->mapped = c->map_size;
@@ -864,7 +886,7 @@ arena_t *arena_create(const arena_opts_t *opts)
         return NULL;
     }
 #endif
-    ARENA__POISON(c->start, (size_t)(a->h.end - c->start));
+    ARENA__POISON(c->start, (size_t)(chunk_end(c) - c->start));
     return a;
 }
 

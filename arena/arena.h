@@ -22,11 +22,14 @@
  * does not test it (debug builds report it).  Any other use of an arena after
  * arena_destroy has no defined answer; debug builds report it, then abort.
  *
- * Build switches (compile your program with the same ones as the library):
+ * Build switch (compile your program with the same one as the library):
  *   ARENAPOOL_DEBUG=1..3   misuse checks (1), invariants and fill bytes (2),
  *                          full walks (3); misuse is reported, then abort().
- *   AddressSanitizer       memory not handed out is poisoned.
- *   ARENAPOOL_VALGRIND     the same through Memcheck client requests.
+ * Checkers need no switch: when AddressSanitizer or Valgrind Memcheck watches
+ * the process, the library notices at run time, sends every inline call to
+ * its out-of-line path and poisons the memory it does not hand out (released
+ * by rewind and reset, freed pool slots and mp blocks, chunk tails), however
+ * the program and the library were each compiled.
  */
 #ifndef ARENAPOOL_ARENA_H
 #define ARENAPOOL_ARENA_H
@@ -46,33 +49,6 @@ extern "C" {
 #ifndef ARENAPOOL_DEBUG
 #define ARENAPOOL_DEBUG 0
 #endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA__ASAN 1
-#endif
-#endif
-
-#if defined(ARENA__ASAN)
-#include <sanitizer/asan_interface.h>
-#define ARENA__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define ARENA__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define ARENA__REVEAL(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#elif defined(ARENAPOOL_VALGRIND)
-#include <valgrind/memcheck.h>
-#define ARENA__POISON(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
-#define ARENA__UNPOISON(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
-#define ARENA__REVEAL(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
-#else
-#define ARENA__POISON(p, n) ((void)(p), (void)(n))
-#define ARENA__UNPOISON(p, n) ((void)(p), (void)(n))
-#define ARENA__REVEAL(p, n) ((void)(p), (void)(n))
-#endif
-/* ARENA__POISON: memory no longer handed out; ARENA__UNPOISON: handed out again
- * (contents undefined); ARENA__REVEAL: make bytes of a poisoned free
- * slot readable with their contents defined, for bookkeeping kept in free slots. */
 
 #if defined(__GNUC__)
 #define ARENA__ASSUME(c) ((c) ? (void)0 : __builtin_unreachable())
@@ -185,7 +161,6 @@ ARENA__MALLOC static inline void *arena_alloc(arena_t *a, size_t size)
     if (ARENA__UNLIKELY(size > (size_t)(h->end - p)))
         return arena__alloc_slow(a, size, ARENA_ALIGN);
     h->cur = p + ((size + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1));
-    ARENA__UNPOISON(p, size);
     ARENA__ASSUME(p != NULL); /* lets the caller's NULL test vanish here */
     return p;
 #endif

@@ -7,6 +7,7 @@
 
 #include "arena.h"
 #include "ap_os.h"
+#include "ap_checker.h"
 
 #include <stdbool.h>
 

@@ -1,7 +1,8 @@
 # mk/valgrind.mk - Memcheck and the soak run (docs/testing.md, "Valgrind" and "Soak").
 #
 #   make valgrind          = test-valgrind (in make test): build/valgrind/libarenapool.a
-#                          (-O1 -g -DARENAPOOL_VALGRIND); the use-after-free programs in
+#                          (-O1 -g; -DARENAPOOL_VALGRIND tells tests they run under Memcheck, the
+#                          library finds it at run time); the use-after-free programs in
 #                          tests/valgrind/ must be reported by Memcheck; the test_*.c suites,
 #                          same define, under Memcheck through tests/valgrind/driver.c
 #                          (log: build/valgrind/suite.log)

@@ -39,6 +39,10 @@
  *                                           effective value on stderr at start
  *   ARENAPOOL_SIM_PAGE_SIZE  16384|65536    tests only: behave as on an OS whose
  *                                           page is that large
+ *
+ * Under AddressSanitizer or Valgrind Memcheck (found at run time) freed
+ * blocks are poisoned, so a use after mp_free is reported; the thread caches
+ * are then off (a lock per call).
  */
 #ifndef ARENAPOOL_MP_H
 #define ARENAPOOL_MP_H

@@ -133,7 +133,7 @@ static size_t check_live(const void *p, mp_span_t **large)
     if (AP__LIKELY(cls != 0))
         return mp__small_ok(p, m) || mp__small_verify(p, m) ? cls : 0;
     *large = mp__large_find(p, &cls);
-    if (cls != 0 && !mp__small_live(p, cls)) /* a carved object on a page not yet marked */
+    if (cls != 0 && !mp__small_live(p, cls)) /* its page was marked meanwhile */
         cls = 0;
     return cls;
 }

@@ -14,6 +14,7 @@
  * page heap -> metadata).
  */
 #include "mp_internal.h"
+#include "mp_checker.h"
 
 #include <errno.h>
 #include <string.h>
@@ -110,6 +111,8 @@ static mp_span_t *span_new(central_t *c, size_t cls)
     mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls, &unbacked);
     if (!s)
         return NULL;
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_span_new((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
     s->backed = unbacked ? 0 : (uint32_t)(s->npages << MP_PAGE_SHIFT);
     c->nspans++;
     size_t n = span_objects(s);
@@ -172,26 +175,33 @@ static void run_faults(const fault_plan_t *plan)
             MP__STORE(&populate_ok, 0);
 }
 
-/* Objects [0, f) of span s have now been carved: mark in the page map every
- * page on which no uncarved object starts (all of them once every object is
- * carved), so frees there take the fast path.  Why the tail gets a key: the
- * bytes past a span's last object are no object, yet a pointer to them may
- * pass the offset check (a 48-byte class's one-page span ends with 32 bytes
- * at offset 8160 = 170 * 48); the key sends a free there to the check that
- * knows better (mp__central_holds).  Written under the lock, before the page
- * is marked, so no free can see the page marked and the tail bare. */
-static void span_carve(mp_span_t *s, size_t f)
+/* Object `last` of span s has just been carved (handed to a cache for the
+ * first time, with every object below it).  Mark in the page map every page
+ * it covers, so frees there take the fast path; the objects that start on
+ * those pages but were not carved stay free in the span and get their key
+ * now, so that a page with a class holds no object without one (a free of
+ * such an object is then confirmed as a double free, not pushed to be handed
+ * out twice).  Why the tail gets a key: the bytes past a span's last object
+ * are no object, yet a pointer to them may pass the offset check (a 48-byte
+ * class's one-page span ends with 32 bytes at offset 8160 = 170 * 48); the
+ * key sends a free there to the check that knows (mp__central_holds).  All
+ * under the lock, before the pages are marked: no free sees a page marked and
+ * an object on it bare, and nobody else can take the span's free objects. */
+static void span_carve(mp_span_t *s, size_t last)
 {
-    if (f <= s->carved)
-        return;
-    s->carved = (uint32_t)f;
     size_t size = mp__class_size[s->cls], nobjs = span_objects(s);
-    size_t pages = f == nobjs ? s->npages : (f * size) >> MP_PAGE_SHIFT;
+    size_t pages = (((last + 1) * size) + MP_PAGE_SIZE - 1) >> MP_PAGE_SHIFT;
     if (pages <= s->marked)
         return;
-    uintptr_t tail = (s->page << MP_PAGE_SHIFT) + nobjs * size;
-    if (pages == s->npages && ((s->page + s->npages) << MP_PAGE_SHIFT) - tail >= 2 * sizeof(uintptr_t))
+    uintptr_t base = s->page << MP_PAGE_SHIFT;
+    size_t stop = ((pages << MP_PAGE_SHIFT) + size - 1) / size; /* objects starting before the end */
+#if MP_FAST_CHECKS
+    for (size_t i = last + 1; i < stop && i < nobjs; i++)
+        ((uintptr_t *)(base + i * size))[1] = mp__key((const void *)(base + i * size));
+    uintptr_t tail = base + nobjs * size;
+    if (stop > nobjs && (s->npages << MP_PAGE_SHIFT) - nobjs * size >= 2 * sizeof(uintptr_t))
         ((uintptr_t *)tail)[1] = mp__key((const void *)tail);
+#endif
     mp__pagemap_mark(s, s->marked, pages);
     s->marked = (uint32_t)pages;
 }
@@ -215,7 +225,7 @@ static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n, fault_
     c->span_free -= k;
     if (k) {
         plan_faults(s, (uintptr_t)out[k - 1] + size - base, plan);
-        span_carve(s, ((uintptr_t)out[k - 1] - base) / size + 1);
+        span_carve(s, ((uintptr_t)out[k - 1] - base) / size);
     }
     if (s->nfree == 0)
         span_list_remove(c, s);
@@ -350,11 +360,11 @@ size_t mp__central_carved_class(const void *p, mp_span_t *s)
     LOCK(cls);
     if (mp__span_at(p) == s && s->state == MP_SPAN_SMALL && s->cls == cls) {
         uintptr_t off = (uintptr_t)p - (s->page << MP_PAGE_SHIFT);
-        size_t size = mp__class_size[cls], idx = off / size;
-        if (idx * size != off)
+        size_t size = mp__class_size[cls];
+        if (off % size != 0)
             what = "free of a pointer inside a block";
-        else if (idx < s->carved)
-            what = NULL; /* handed out at least once: a block (live, or free: the caller's key check) */
+        else if ((off >> MP_PAGE_SHIFT) < s->marked)
+            what = NULL; /* marked meanwhile: a block (its key check is the caller's) */
     }
     UNLOCK(cls);
     if (what) {

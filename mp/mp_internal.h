@@ -93,10 +93,8 @@ typedef struct mp_span {
                                   * handed out), 0 decommitted (madvised away)  */
     uint8_t listed;              /* small: on its central's list                */
     uint32_t backed;             /* small: bytes from the start known resident  */
-    uint32_t carved;             /* small: objects [0, carved) have left the
-                                  * span at least once (handed to a cache)      */
     uint32_t marked;             /* small: pages [0, marked) carry the class in
-                                  * the page map (see mp__pagemap_mark)         */
+                                  * the page map (see span_carve, mp_central.c) */
     uint64_t stamp;              /* free: when it became idle (ms)              */
     /* small: bit i set = object i is free in the span (never carved, or given
      * back); objects are never linked through their own memory, so handing
@@ -105,12 +103,12 @@ typedef struct mp_span {
 } mp_span_t;
 
 /* Page map: a two-level radix tree over 48-bit addresses.  A small span's
- * page carries its class only once every object that starts on it has been
- * carved (handed to a cache at least once); until then it reads class 0 and
- * a free of a pointer there takes the slow path, which knows exactly which
- * objects were carved.  So a pointer on a page with a class is either a live
- * block or a free one that holds its key (see "Misuse"), never an object no
- * one was given.  A leaf covers
+ * page carries its class only from the first time an object on it is carved
+ * (handed to a cache); the objects on it still in the span get their key
+ * then.  Until then it reads class 0 and a free of a pointer there takes the
+ * slow path, which reports it: no object there was ever handed out.  So a
+ * pointer on a page with a class is a live block or a free one that holds its
+ * key (see "Misuse"), never an object with no owner and no key.  A leaf covers
  * 2^18 pages (2 GiB); it holds each page's span and a 32-bit word: the size
  * class in the low byte (0 = not a small block) or'd with the page's byte
  * offset in its span (a multiple of the page), so free can tell an object's
@@ -246,9 +244,9 @@ void mp__central_release(size_t cls, void *const *objs, size_t n) AP__HIDDEN;
  * (transfer stack or its span's bitmap)?  1 yes, 0 no, -1 it is no object
  * of a live span of that class (the tail past a span's last object). */
 int mp__central_holds(size_t cls, const void *p) AP__HIDDEN;
-/* p, on a page of small span s that carries no class yet: the class when p
- * starts an object already carved (a block handed out, or a free one), else
- * 0 after reporting the misuse. */
+/* p, on a page of small span s that carries no class: its class when the
+ * page was marked meanwhile and p starts an object, else 0 after reporting
+ * the misuse (no object on an unmarked page was ever handed out). */
 size_t mp__central_carved_class(const void *p, mp_span_t *s) AP__HIDDEN;
 /* Return every object held in transfer caches to its span (for trim). */
 void mp__central_drain(void) AP__HIDDEN;
@@ -267,9 +265,9 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed) AP__HIDDEN;
 /* Free large block s starting at p (checked again under the heap lock). */
 void mp__large_free(mp_span_t *s, const void *p) AP__HIDDEN;
 /* p reads class 0 in the page map: the large block that starts at p (NULL
- * otherwise).  *cls: p's class when it is a carved small object on a page not
- * yet marked (a valid block, *cls > 0); 0 when p is NULL or after reporting
- * what p is (double free, interior, foreign). */
+ * otherwise).  *cls: p's class when it starts an object on a small span's
+ * page marked meanwhile (*cls > 0); 0 when p is NULL or after reporting what
+ * p is (double free, interior, never handed out, foreign). */
 mp_span_t *mp__large_find(const void *p, size_t *cls) AP__HIDDEN;
 /* Resize large block s to size (> MP_MAX_SMALL) without copying: in place or
  * by moving its pages.  The new address, or NULL (block unchanged). */
@@ -335,8 +333,8 @@ bool mp__small_verify(const void *p, uint32_t m) AP__HIDDEN;
  * the key there by chance: found free nowhere), false after reporting a
  * double free. */
 bool mp__small_live(const void *p, size_t cls) AP__HIDDEN;
-/* p, a pointer that reads class 0: free it (large block, or a carved small
- * object on a page not yet marked), or report it. */
+/* p, a pointer that reads class 0: free it (a large block, or an object on a
+ * page marked meanwhile), or report it. */
 void mp__free_nonsmall(void *p) AP__HIDDEN;
 void mp__tcache_flush(void) AP__HIDDEN;
 size_t mp__tcache_bytes(void) AP__HIDDEN;

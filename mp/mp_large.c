@@ -12,6 +12,7 @@
  * free span never serves a small request whole.
  */
 #include "mp_internal.h"
+#include "mp_checker.h"
 
 #include <errno.h>
 
@@ -38,6 +39,8 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
     MP__ADD(&mp__stat_large, s->npages << MP_PAGE_SHIFT);
     mp__stats_note(0);
     void *p = (void *)(s->page << MP_PAGE_SHIFT);
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_large_alloc(p, s->npages << MP_PAGE_SHIFT);
     /* A block handed out holds no free key: pages reused from small spans
      * may hold one (never read for large blocks, but copied by a realloc
      * into a small block, it must not be this address's).  Unbacked pages
@@ -50,6 +53,8 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
 void mp__large_free(mp_span_t *s, const void *p)
 {
     size_t bytes = s->npages << MP_PAGE_SHIFT;
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_large_free((void *)p, bytes);
     if (mp__page_free_large(s, p))
         MP__SUB(&mp__stat_large, bytes);
     else
@@ -83,6 +88,9 @@ mp_span_t *mp__large_find(const void *p, size_t *cls)
 
 static void *adjust(mp_span_t *s, size_t old)
 {
+    /* Pages added in place or by a move may carry a freed block's poison. */
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_large_alloc((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
     if (s->npages > old) {
         MP__ADD(&mp__stat_large, (s->npages - old) << MP_PAGE_SHIFT);
         mp__stats_note(0);

@@ -605,7 +605,7 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
     mp_span_t *s = take_pages(n, align, cls != 0, sp, &was);
     if (s && cls) {
         s->cls = (uint8_t)cls;
-        s->carved = s->marked = 0;
+        s->marked = 0;
         MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
         /* Every page to the span; classes come with carving. */
         for (size_t i = 0; i < n; i++)
@@ -643,7 +643,7 @@ static void page_free_locked(mp_span_t *s)
     s->used = s->nfree = 0;
     s->cls = 0;
     s->listed = 0;
-    s->carved = s->marked = 0;
+    s->marked = 0;
     add_free(s, s->page, s->npages, SPAN_TOUCHED, mp__now_ms());
     maybe_release();
     HEAP_CHECK();

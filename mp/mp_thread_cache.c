@@ -15,8 +15,10 @@
  * doubles up to the batch each time it runs dry or overflows, then grows a
  * batch at a time up to the class's limit; a list that keeps running dry
  * there grows further, up to its capacity, from a per-thread budget.
+ * Under a memory checker no cache is created (mp_checker.c).
  */
 #include "mp_internal.h"
+#include "mp_checker.h"
 
 #include <errno.h>
 #include <string.h>
@@ -204,7 +206,8 @@ AP__NOINLINE void *mp__alloc_slow(size_t cls)
 {
     mp_tcache_t *tc = mp__tc;
     void *p = NULL;
-    if (tc == &tc_empty && !(tc = tc_create()))
+    /* Under a checker the thread keeps the empty cache (mp_checker.c). */
+    if (tc == &tc_empty && (ap__checker() || !(tc = tc_create())))
         tc = &tc_dead;
     if (tc == &tc_dead) {
         if (mp__central_fetch(cls, &p, 1) == 0) {
@@ -237,6 +240,8 @@ AP__NOINLINE void *mp__alloc_slow(size_t cls)
     grow_dynamic(tc, b, cls);
     grow_limit(b, cls);
 out:
+    if (AP__UNLIKELY(ap__checker()))
+        mp__checker_alloc(p, cls);
 #if MP_FAST_CHECKS
     ((uintptr_t *)p)[1] = 0; /* no longer free: clear the key */
 #endif
@@ -313,7 +318,7 @@ void mp__free_nonsmall(void *p)
     if (s)
         mp__large_free(s, p);
     else if (cls != 0 && mp__small_live(p, cls))
-        push_slow(p, cls); /* a block on a page not yet marked */
+        push_slow(p, cls); /* a block on a page marked meanwhile */
 }
 
 AP__NOINLINE void mp__free_slow(void *p, size_t cls)
@@ -328,7 +333,7 @@ AP__NOINLINE void mp__free_slow(void *p, size_t cls)
 #if MP_FAST_CHECKS
     uint32_t m = mp__meta_at(p);
     if (AP__UNLIKELY((m & 0xFFu) != cls)) {
-        if ((m & 0xFFu) == 0) { /* a page not yet marked: the exact look */
+        if ((m & 0xFFu) == 0) { /* a page never marked: the exact look */
             mp__free_nonsmall(p);
             return;
         }
@@ -347,9 +352,11 @@ static void push_slow(void *p, size_t cls)
     ((uintptr_t *)p)[1] = mp__key(p);
 #endif
     mp_tcache_t *tc = mp__tc;
-    if (tc == &tc_empty && !(tc = tc_create()))
+    if (tc == &tc_empty && (ap__checker() || !(tc = tc_create())))
         tc = &tc_dead;
     if (tc == &tc_dead) {
+        if (AP__UNLIKELY(ap__checker()))
+            mp__checker_free(p, cls);
         mp__central_release(cls, &p, 1);
         return;
     }

@@ -14,6 +14,7 @@
 #define _DEFAULT_SOURCE
 #endif
 #include "ap_os.h"
+#include "ap_checker.h"
 #include "ap_out.h"
 
 #include <errno.h>
@@ -180,6 +181,7 @@ int ap__os_unmap(void *p, size_t size)
     if (p == NULL || size == 0)
         return EINVAL;
     sim_check(p, size, "munmap of a range not aligned to the OS page");
+    ap__unmapping(p, size);
     int saved = errno;
     COUNT(n_munmap);
     int rc = munmap(p, size);
@@ -224,6 +226,7 @@ int ap__os_move(void *from, size_t size, void *to)
 #if defined(__linux__) && defined(MREMAP_FIXED)
     if (injected_failure())
         return ENOMEM;
+    ap__unmapping(from, size);
     int saved = errno;
     COUNT(n_mremap);
     void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);

@@ -15,11 +15,14 @@
  * Invariants: every free slot is in exactly one place (hot, a node, or a
  * node's entries) and belongs to a held slab; live = carved - free; the
  * slabs' callbacks run newest first, so the one running is for the newest slab.
+ * With a memory checker present (ap_checker.h) the inline paths are routed
+ * here and freed slots are poisoned (see open_hot).
  * Used by programs through pool.h; uses the public arena API plus the hooks
  * arena.h keeps for pools (arena__debug_alive, arena__debug_reserve,
- * ARENA__KIND_POOL and the poisoning macros).
+ * arena__debug_track, ARENA__KIND_POOL and the poisoning macros).
  */
 #include "pool.h"
+#include "ap_checker.h"
 #include "ap_os.h"
 
 #include <errno.h>
@@ -59,6 +62,8 @@ struct pool {
     size_t carved;       /* slots carved since reset, over all slabs */
     size_t next_slab_bytes;
     uintptr_t lo, hi;    /* bounds of every slab's slots (hardened checks) */
+    size_t hot_n;        /* checker present: h.n and h.hot[POOL__HOT] while */
+    void *hot_top;       /*   the inline paths are shut out (open_hot)      */
 };
 
 _Static_assert(POOL__HOT >= 2 && (POOL__HOT & 1) == 0, "hot array spills by halves");
@@ -91,6 +96,33 @@ static _Noreturn void corrupt(const pool_t *p, const void *slot)
 }
 #endif
 
+/* ---- Routing when a checker watches ---- */
+
+/* Why: the program's inline pool_alloc and pool_free cannot poison or
+ * unpoison (they do not know a checker is there), so with one present every
+ * call must reach this file.  Between calls the pool shows them a full hot
+ * array (n == POOL__HOT: pool_free goes out of line) whose top is NULL
+ * (pool_alloc goes out of line); the real count and top wait in hot_n and
+ * hot_top.  Every function here that uses the hot array opens it first and
+ * shuts it before returning.  Without a checker both are a predicted branch. */
+static inline AP__ALWAYS_INLINE void open_hot(pool_t *p)
+{
+    if (AP__UNLIKELY(ap__checker())) {
+        p->h.n = p->hot_n;
+        p->h.hot[POOL__HOT] = p->hot_top;
+    }
+}
+
+static inline AP__ALWAYS_INLINE void shut_hot(pool_t *p)
+{
+    if (AP__UNLIKELY(ap__checker())) {
+        p->hot_n = p->h.n;
+        p->hot_top = p->h.hot[POOL__HOT];
+        p->h.n = POOL__HOT;
+        p->h.hot[POOL__HOT] = NULL;
+    }
+}
+
 /* ---- Nodes: batches of free-slot addresses stored in a free slot ---- */
 
 /* Hardened builds store every word XOR-ed with the pool key and the word's
@@ -118,7 +150,8 @@ static void *validate(const pool_t *p, const void *node, void *v)
 }
 
 /* Write a node: link, then k entries, the rest NULL; the slot stays poisoned. */
-static void node_write(pool_t *p, void *node, void *link, void *const *e, size_t k)
+static inline AP__ALWAYS_INLINE void node_write(pool_t *p, void *node, void *link,
+                                                void *const *e, size_t k)
 {
     void **w = node;
     size_t words = 1 + p->node_cap;
@@ -130,7 +163,7 @@ static void node_write(pool_t *p, void *node, void *link, void *const *e, size_t
 }
 
 /* Read a node: returns its link and stores its non-NULL entries in out. */
-static void *node_read(const pool_t *p, void *node, void **out, size_t *k)
+static inline AP__ALWAYS_INLINE void *node_read(const pool_t *p, void *node, void **out, size_t *k)
 {
     void **w = node;
     size_t words = 1 + p->node_cap;
@@ -210,6 +243,7 @@ static void slab_dropped(void *arg)
     pool_t *p = arg;
     if (p->dead)
         return;
+    open_hot(p);
     slab_t *s = p->newest;
     if (s == NULL)
         ap__os_fatal("pool slab callbacks out of step with the slabs", "pool", p, NULL, NULL);
@@ -243,6 +277,7 @@ static void slab_dropped(void *arg)
     p->lo = p->hi = 0;
     for (slab_t *t = p->slabs; t; t = t->next)
         bounds_add(p, t);
+    shut_hot(p);
 }
 
 /* Arena callback: the arena is releasing the pool itself. */
@@ -378,7 +413,10 @@ AP__NOINLINE AP__COLD void *pool__alloc_slow(pool_t *p)
         errno = EINVAL;
         return NULL;
     }
-    return refill(p);
+    open_hot(p);
+    void *obj = refill(p);
+    shut_hot(p);
+    return obj;
 }
 
 AP__NOINLINE AP__COLD void pool__free_slow(pool_t *p, void *obj)
@@ -386,7 +424,9 @@ AP__NOINLINE AP__COLD void pool__free_slow(pool_t *p, void *obj)
     if (obj == NULL || !check_pool(p))
         return;
     ARENA__POISON(obj, p->h.slot);
+    open_hot(p);
     push_free(p, obj);
+    shut_hot(p);
 }
 
 /* Checked builds keep a keyed canary in the last word of each free slot (slots
@@ -428,7 +468,9 @@ void *pool__alloc_checked(pool_t *p)
         errno = EINVAL;
         return NULL;
     }
+    open_hot(p);
     void *obj = refill(p);
+    shut_hot(p);
     if (obj == NULL)
         return NULL;
     validate(p, obj, obj);
@@ -445,6 +487,7 @@ void pool__free_checked(pool_t *p, void *obj)
 {
     if (obj == NULL || !check_pool(p))
         return;
+    open_hot(p);
     slab_t *s = slab_of(p, obj);
     size_t slot = p->h.slot;
     if (s == NULL || (size_t)((char *)obj - s->start) % slot != 0 ||
@@ -469,6 +512,7 @@ void pool__free_checked(pool_t *p, void *obj)
         *c = canary(p, obj);
     ARENA__POISON(obj, slot);
     push_free(p, obj);
+    shut_hot(p);
 }
 
 void *pool_calloc(pool_t *p)
@@ -533,6 +577,7 @@ pool_t *pool_create(arena_t *a, size_t obj_size, size_t align)
     p->own_arena = own;
     p->align = align;
     p->next_slab_bytes = SLAB_FIRST_BYTES;
+    shut_hot(p);
 #if ARENAPOOL_DEBUG
     arena__debug_track(p, ARENA__KIND_POOL, 1); /* room was reserved above */
 #endif
@@ -567,6 +612,7 @@ void pool_reset(pool_t *p)
         s->carved = 0;
     }
     p->carve = p->slabs;
+    shut_hot(p);
 }
 
 bool pool_owns(const pool_t *p, const void *obj)
@@ -589,6 +635,9 @@ void pool_stats(const pool_t *p, pool_stats_t *out)
     memset(out, 0, sizeof *out);
     if (!check_pool(p))
         return;
+    /* The pair leaves *p as it was, so the pool is not changed. */
+    pool_t *w = (pool_t *)p;
+    open_hot(w);
     size_t free_n = 0, cap = 0;
     for (size_t i = 1; i <= p->h.n; i++)
         free_n += p->h.hot[i] != NULL;
@@ -600,6 +649,7 @@ void pool_stats(const pool_t *p, pool_stats_t *out)
     }
     for (const slab_t *s = p->slabs; s; s = s->next)
         cap += (size_t)(s->end - s->start) / p->h.slot;
+    shut_hot(w);
     out->obj_size = p->h.slot;
     out->live = p->carved - free_n;
     out->capacity = cap;

@@ -29,7 +29,8 @@
  * One thread at a time.  ARENAPOOL_DEBUG reports a foreign pointer, a double
  * free, a never-handed-out slot and a use of an ended pool, and aborts;
  * ARENAPOOL_HARDENED encodes the free-list links and checks each pop; under
- * AddressSanitizer a freed slot is poisoned.
+ * AddressSanitizer or Valgrind Memcheck (found at run time, see arena.h)
+ * every call takes the library's out-of-line path and a freed slot is poisoned.
  */
 #ifndef ARENAPOOL_POOL_H
 #define ARENAPOOL_POOL_H
@@ -114,7 +115,6 @@ ARENA__MALLOC static inline void *pool_alloc(pool_t *p)
     if (ARENA__UNLIKELY(obj == NULL))
         return pool__alloc_slow(p);
     h->n = n - 1;
-    ARENA__UNPOISON(obj, h->slot);
     ARENA__ASSUME(obj != NULL);
     return obj;
 #endif
@@ -142,10 +142,6 @@ static inline void pool_free(pool_t *p, void *obj)
     }
     h->hot[n + 1] = obj;
     h->n = n + 1;
-#if defined(ARENA__ASAN) || defined(ARENAPOOL_VALGRIND)
-    if (obj)
-        ARENA__POISON(obj, h->slot);
-#endif
 #endif
 }
 

@@ -13,6 +13,19 @@
 #include "arena.h"
 #include "pool.h"
 
+/* This test program is built with AddressSanitizer (its own flags: the
+ * library finds the checker at run time whatever its own were). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define IS_ALIGNED(p, a) ((((uintptr_t)(p)) & ((uintptr_t)(a) - 1)) == 0)
 
 /* Fill n bytes at p with a pattern derived from a seed; check it later. */

@@ -397,7 +397,7 @@ Test(arena, max_bytes_smaller_than_chunk_size_shrinks_first_chunk)
     cr_assert_eq(errno, ENOMEM);
 }
 
-#ifndef ARENA__ASAN
+#ifndef TEST_ASAN
 /* ASan turns the fault into its own report and exit code, so this runs in
  * the plain and debug builds. */
 Test(arena, guard_page_faults_on_overflow_past_chunk, .signal = SIGSEGV)

@@ -494,17 +494,36 @@ Test(mp_exact, free_of_an_object_a_cache_fetched_but_never_handed_out)
     expect_caught(free_of_fetched_object, "double free");
 }
 
-/* Objects never carved out of their span at all. */
+/* An object never carved out of its span, on a page no object of which was
+ * ever handed out (a 3 KiB class: 8 objects over 3 pages, the first fetch
+ * takes 2). */
 static void free_of_uncarved_object(void)
+{
+    char *a = mp_alloc(3000);
+    size_t size = mp_usable_size(a);
+    mp_span_t *s = mp__span_at(a);
+    if (!s || s->npages < 3 || (uintptr_t)a != s->page << MP_PAGE_SHIFT)
+        _exit(6);
+    mp_free(a + 6 * size);
+    no_block_twice(3000);
+}
+
+Test(mp_exact, free_of_an_object_never_carved_from_its_span)
+{
+    expect_caught(free_of_uncarved_object, "free of a pointer not allocated by arenapool");
+}
+
+/* Objects never carved, on the page of one that was: they hold their key. */
+static void free_of_uncarved_keyed_object(void)
 {
     char *a = mp_alloc(48);
     mp_free(a + 48 * 100);
     no_block_twice(48);
 }
 
-Test(mp_exact, free_of_an_object_never_carved_from_its_span)
+Test(mp_exact, free_of_an_uncarved_object_on_a_carved_page)
 {
-    expect_caught(free_of_uncarved_object, "free of a pointer not allocated by arenapool");
+    expect_caught(free_of_uncarved_keyed_object, "double free");
 }
 
 /* The bytes past a span's last object, at a multiple of the class size: a
