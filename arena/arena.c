@@ -8,8 +8,9 @@
  * ordered newest first, so a rewind pops exactly what its scope created.
  * Memory not handed out is poisoned (ASan / Memcheck, found at run time by
  * ap_checker.c); with a checker present h.end is kept equal to h.cur, so the
- * inline arena_alloc always calls in here (see hide_room).  Called by users
- * and by pool.c (which only uses the public API).
+ * inline arena_alloc always calls in here (see hide_room).  Chunks come from
+ * and go back to the chunk cache (arena_cache.c); a child is tied to its
+ * parent by a deferred callback in the parent.  Called by users and by pool.c.
  */
 #include "arena_internal.h"
 
@@ -40,6 +41,20 @@ static size_t page_size(void) { return ap__os_page_size(); }
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static uintptr_t *reg;
 static size_t reg_cap, reg_live, reg_gone;
+
+/* Why: a fork while another thread holds the lock would leave the child a
+ * lock nobody unlocks; the table itself is consistent under the lock. */
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static void reg_before_fork(void) { pthread_mutex_lock(&reg_lock); }
+static void reg_after_fork(void) { pthread_mutex_unlock(&reg_lock); }
+static void reg_after_fork_child(void) { pthread_mutex_init(&reg_lock, NULL); }
+static void reg_init(void) { pthread_atfork(reg_before_fork, reg_after_fork, reg_after_fork_child); }
+
+static void reg_lock_now(void)
+{
+    pthread_once(&reg_once, reg_init);
+    pthread_mutex_lock(&reg_lock);
+}
 
 static size_t reg_home(uintptr_t key, size_t cap)
 {
@@ -93,7 +108,7 @@ static size_t reg_find(uintptr_t key)
 
 int arena__debug_reserve(void)
 {
-    pthread_mutex_lock(&reg_lock);
+    reg_lock_now();
     int err = reg_make_room();
     pthread_mutex_unlock(&reg_lock);
     return err;
@@ -103,7 +118,7 @@ int arena__debug_track(const void *h, unsigned kind, int live)
 {
     uintptr_t key = (uintptr_t)h | kind;
     int err = 0;
-    pthread_mutex_lock(&reg_lock);
+    reg_lock_now();
     size_t i = reg_find(key);
     if (live && i == SIZE_MAX) {
         err = reg_make_room();
@@ -122,7 +137,7 @@ int arena__debug_track(const void *h, unsigned kind, int live)
 
 int arena__debug_alive(const void *h, unsigned kind)
 {
-    pthread_mutex_lock(&reg_lock);
+    reg_lock_now();
     int alive = reg_find((uintptr_t)h | kind) != SIZE_MAX;
     pthread_mutex_unlock(&reg_lock);
     return alive;
@@ -214,49 +229,65 @@ static void check_invariants(const arena_t *a)
 
 /* ---- Chunks ---- */
 
-/* Unmap chunk c (its header is read first: unpoisoning marks it undefined
- * for Memcheck). */
-static void os_release(arena__chunk_t *c)
-{
-    size_t size = c->size, map_size = c->map_size;
-    /* Why unpoison: ASan's shadow outlives munmap, and the next mapping at this
-     * address would inherit the poison. */
-    ARENA__UNPOISON(c, size);
-    ap__os_unmap(c, map_size);
-}
-
+/* Chunk c leaves the arena for the chunk cache (which may unmap it). */
 static void unmap_chunk(arena_t *a, arena__chunk_t *c)
 {
     a->mapped -= c->map_size;
     a->nchunks--;
-    os_release(c);
+    arena__cache_put(c);
 }
 
 static size_t guard_size(unsigned flags) { return (flags & ARENA_F_GUARD) ? page_size() : 0; }
 
-/* Map a chunk of `size` bytes (plus a guard page if asked), within max_bytes. */
+/* Map `total` bytes; on ENOMEM empty the chunk cache and try once more.  Why:
+ * idle cached chunks must never be the reason a program runs out of memory. */
+static int os_map(size_t total, void **p)
+{
+    int err = ap__os_map(total, p);
+    if (err == ENOMEM && arena__cache_drop() > 0)
+        err = ap__os_map(total, p);
+    return err;
+}
+
+/* A cached chunk of [min, max] bytes with this arena's guard, counted as held. */
+static arena__chunk_t *take_cached(arena_t *a, size_t min, size_t max)
+{
+    arena__chunk_t *c = arena__cache_take(min, max, guard_size(a->flags));
+    if (c) {
+        c->start = (char *)c + ARENA__CHUNK_HDR;
+        a->mapped += c->map_size;
+        a->nchunks++;
+    }
+    return c;
+}
+
+/* Map a chunk of `size` bytes (plus a guard page if asked), within max_bytes;
+ * a cached one of that size first. */
 static int map_chunk(arena_t *a, size_t size, arena__chunk_t **out)
 {
     size_t guard = guard_size(a->flags);
     size_t total = size + guard;
     if (a->max_bytes && (a->mapped > a->max_bytes || total > a->max_bytes - a->mapped))
         return ENOMEM;
-    void *p;
-    int err = ap__os_map(total, &p);
-    if (err)
-        return err;
-    if (guard && ap__os_protect_none((char *)p + size, guard)) {
-        ap__os_unmap(p, total);
-        return ENOMEM;
+    arena__chunk_t *c = take_cached(a, size, size);
+    if (c == NULL) {
+        void *p;
+        int err = os_map(total, &p);
+        if (err)
+            return err;
+        if (guard && ap__os_protect_none((char *)p + size, guard)) {
+            ap__os_unmap(p, total);
+            return ENOMEM;
+        }
+        c = p;
+        c->prev = NULL;
+        c->start = (char *)p + ARENA__CHUNK_HDR;
+        c->size = size;
+        c->map_size = total;
+        a->nmmaps++;
+        a->mapped += total;
+        a->nchunks++;
     }
-    arena__chunk_t *c = p;
-    c->prev = NULL;
-    c->start = (char *)p + ARENA__CHUNK_HDR;
-    c->size = size;
-    c->map_size = total;
-    a->mapped += total;
-    a->nchunks++;
-    a->nmmaps++;
     ARENA__POISON(c->start, size - ARENA__CHUNK_HDR);
     *out = c;
     return 0;
@@ -318,8 +349,8 @@ static arena__chunk_t *acquire_chunk(arena_t *a, size_t need)
             return NULL;
         }
     }
-    arena__chunk_t *c;
-    int err = map_chunk(a, want, &c);
+    arena__chunk_t *c = take_cached(a, min, want);
+    int err = c ? 0 : map_chunk(a, want, &c);
     if (err && want > min)
         err = map_chunk(a, min, &c);
     if (err) {
@@ -820,6 +851,123 @@ void arena_reset(arena_t *a)
     CHECK_INVARIANTS(a);
 }
 
+/* ---- Children and caller's buffers ---- */
+
+/* The parent's scope that held the child ended: end the child. */
+static void child_ended(void *arg)
+{
+    arena__child_t *l = arg;
+    arena_t *c = l->child;
+    if (c == NULL)
+        return; /* destroyed alone before */
+    l->child = NULL;
+    c->link = NULL;
+    c->parent = NULL;
+    arena_destroy(c);
+}
+
+/* Tie child a to parent (NULL: nothing to do).  Why a deferred callback in the
+ * parent: the child then ends exactly where a callback registered at its
+ * creation would run (reset, destroy, or a rewind to an older mark), in LIFO
+ * order with the parent's other callbacks and pools.  On failure the child is
+ * destroyed and the parent is unchanged. */
+static arena_t *adopt_child(arena_t *a, arena_t *parent)
+{
+    if (a == NULL || parent == NULL)
+        return a;
+    arena__child_t *l = alloc_deferred(parent, sizeof *l, ARENA_ALIGN, child_ended, NULL, true);
+    if (l == NULL) {
+        int err = errno;
+        arena_destroy(a);
+        errno = err;
+        return NULL;
+    }
+    l->child = a;
+    a->link = l;
+    a->parent = parent;
+    return a;
+}
+
+/* Why: a child destroyed alone must not be destroyed again by its parent.
+ * Its record is given back when it is the parent's newest allocation (a
+ * request child created and destroyed with nothing allocated in the parent
+ * in between leaves nothing behind); otherwise it stays, inert, until the
+ * parent's scope ends. */
+static void forget_parent(arena_t *a)
+{
+    arena__child_t *l = a->link;
+    if (l == NULL)
+        return;
+    arena_t *p = a->parent;
+    l->child = NULL;
+    a->link = NULL;
+    a->parent = NULL;
+    char *rec = (char *)l;
+    arena__defer_t *d = (arena__defer_t *)(rec + ARENA__ROUND_UP(sizeof *l, ARENA_ALIGN));
+    char *end = rec + ARENA__ROUND_UP(ARENA__ROUND_UP(sizeof *l, ARENA_ALIGN) + sizeof *d,
+                                      ARENA_ALIGN);
+    if (p->running == 0 && p->defers == d && p->h.cur == end && rec >= p->chunk->start) {
+        note_peak(p);
+        p->defers = d->prev;
+        p->h.cur = rec;
+        hide_room(p);
+        release_range(rec, end);
+    }
+}
+
+_Static_assert(ARENA__CHUNK_HDR + ARENA__ROUND_UP(sizeof(struct arena), ARENA_ALIGN) + ARENA_ALIGN <=
+                   ARENA_BUFFER_MIN,
+               "the smallest buffer holds the arena and one allocation");
+
+/* An arena whose first chunk is the caller's buffer. */
+static arena_t *create_in_buffer(const arena_opts_t *o)
+{
+    size_t head = ARENA__CHUNK_HDR + ARENA__ROUND_UP(sizeof(struct arena), ARENA_ALIGN);
+    size_t size = o->buffer_size;
+    if (o->max_bytes && o->max_bytes < size)
+        size = o->max_bytes; /* the cap is the promise */
+    size &= ~(size_t)(ARENA_ALIGN - 1);
+    if (o->buffer == NULL || ((uintptr_t)o->buffer & (ARENA_ALIGN - 1)) ||
+        o->buffer_size < ARENA_BUFFER_MIN) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (size < head + ARENA_ALIGN) { /* max_bytes leaves too little of it */
+        errno = ENOMEM;
+        return NULL;
+    }
+    arena__chunk_t *c = o->buffer;
+    arena_t *a = (arena_t *)((char *)c + ARENA__CHUNK_HDR);
+    memset(c, 0, head);
+    c->prev = NULL;
+    c->start = (char *)c + head;
+    c->size = size;
+    c->map_size = size;
+    a->h.cur = c->start;
+    a->h.end = chunk_end(c);
+    a->h.magic = ARENA__MAGIC;
+    a->chunk = a->first = c;
+    a->mapped = c->map_size;
+    a->nchunks = 1;
+    a->nmmaps = 0;
+    size_t next = ARENA__ROUND_UP(size, page_size()) * 2;
+    a->next_size = next < ARENA__MAX_GROWTH ? next : ARENA__MAX_GROWTH;
+    a->max_bytes = o->max_bytes;
+    a->retain_bytes = o->retain_bytes ? o->retain_bytes : ARENA_RETAIN_ALL;
+    a->flags = o->flags | ARENA__F_BUFFER;
+#if ARENAPOOL_DEBUG
+    int err = arena__debug_track(a, ARENA__KIND_ARENA, 1);
+    if (err) {
+        a->h.magic = 0;
+        errno = err;
+        return NULL;
+    }
+#endif
+    ARENA__POISON(c->start, (size_t)(chunk_end(c) - c->start));
+    hide_room(a);
+    return a;
+}
+
 /* ---- Lifetime and stats ---- */
 
 arena_t *arena_create(const arena_opts_t *opts)
@@ -829,6 +977,14 @@ arena_t *arena_create(const arena_opts_t *opts)
         errno = EINVAL;
         return NULL;
     }
+    if (o.parent && (!arena_ok(o.parent) ||
+                     in_own_callback(o.parent, "arena_create of a child from inside one of "
+                                               "the parent's own deferred callbacks"))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (o.buffer || o.buffer_size)
+        return adopt_child(create_in_buffer(&o), o.parent);
     size_t ps = page_size();
     size_t head = ARENA__CHUNK_HDR + ARENA__ROUND_UP(sizeof(struct arena), ARENA_ALIGN);
     size_t min_first = ARENA__ROUND_UP(head + ARENA_ALIGN, ps);
@@ -850,19 +1006,21 @@ arena_t *arena_create(const arena_opts_t *opts)
             return NULL;
         }
     }
-    void *p;
-    int err = ap__os_map(size + guard, &p);
+    void *p = arena__cache_take(size, size, guard);
+    bool fresh = p == NULL;
+    int err = fresh ? os_map(size + guard, &p) : 0;
     if (err) {
         errno = err;
         return NULL;
     }
-    if (guard && ap__os_protect_none((char *)p + size, guard)) {
+    if (fresh && guard && ap__os_protect_none((char *)p + size, guard)) {
         ap__os_unmap(p, size + guard);
         errno = ENOMEM;
         return NULL;
     }
     arena__chunk_t *c = p;
     arena_t *a = (arena_t *)((char *)p + ARENA__CHUNK_HDR);
+    ARENA__UNPOISON(a, sizeof *a);
     memset(a, 0, sizeof *a);
     c->prev = NULL;
     c->start = (char *)p + head;
@@ -874,20 +1032,22 @@ arena_t *arena_create(const arena_opts_t *opts)
     a->h.magic = ARENA__MAGIC;
     a->chunk = a->first = c;
     a->mapped = c->map_size;
-    a->nchunks = a->nmmaps = 1;
+    a->nchunks = 1;
+    a->nmmaps = fresh;
     a->next_size = size * 2 < ARENA__MAX_GROWTH ? size * 2 : ARENA__MAX_GROWTH;
     a->max_bytes = o.max_bytes;
     a->retain_bytes = o.retain_bytes ? o.retain_bytes : ARENA_RETAIN_ALL;
     a->flags = o.flags;
 #if ARENAPOOL_DEBUG
     if ((err = arena__debug_track(a, ARENA__KIND_ARENA, 1)) != 0) {
-        ap__os_unmap(p, size + guard);
+        a->h.magic = 0;
+        arena__cache_put(c);
         errno = err;
         return NULL;
     }
 #endif
     ARENA__POISON(c->start, (size_t)(chunk_end(c) - c->start));
-    return a;
+    return adopt_child(a, o.parent);
 }
 
 void arena_destroy(arena_t *a)
@@ -896,6 +1056,7 @@ void arena_destroy(arena_t *a)
         in_own_callback(a, "arena_destroy from inside one of the arena's own deferred callbacks"))
         return;
     run_defers(a, NULL);
+    forget_parent(a);
     a->h.magic = 0;
 #if ARENAPOOL_DEBUG
     arena__debug_track(a, ARENA__KIND_ARENA, 0);
@@ -908,7 +1069,10 @@ void arena_destroy(arena_t *a)
         unmap_chunk(a, c);
     }
     /* The arena lives in its first chunk: read nothing after this. */
-    os_release(first);
+    if (a->flags & ARENA__F_BUFFER)
+        ARENA__UNPOISON(first, first->map_size); /* the caller's again */
+    else
+        arena__cache_put(first);
 }
 
 void arena_stats(const arena_t *a, arena_stats_t *out)

@@ -8,6 +8,15 @@
  * or requests, or arena_mark()/arena_rewind() for nested scopes.  Cleanup
  * callbacks (arena_defer) run when the scope that registered them ends.
  *
+ * Reset one arena, or create one per request?  Keep one and reset (or rewind)
+ * it when one loop owns the work (a frame; a connection served start to end by
+ * one thread).  Create one per request (arena_create ... arena_destroy, tens of
+ * nanoseconds: chunks come from a chunk cache shared by every arena) when
+ * requests go to workers or a library cannot own the loop; make it a child
+ * (arena_opts_t.parent) of the connection's arena so it cannot outlive it.  An
+ * arena over a buffer of your own (arena_opts_t.buffer) with max_bytes =
+ * buffer_size makes no system call at all.
+ *
  * Guarantees: every arena_alloc result is aligned to ARENA_ALIGN; allocation
  * is O(1) (an inline bump, one branch); rewind and reset are O(chunks + marks
  * and callbacks released).  An arena is used by one thread at a time; distinct
@@ -98,7 +107,21 @@ typedef struct arena_opts {
                             in use; 0 = default = ARENA_RETAIN_ALL.  The first
                             chunk is always kept.                               */
     unsigned flags;      /* ARENA_F_*                                          */
+    arena_t *parent;     /* NULL, or the arena this one is a child of: the child
+                            ends (as arena_destroy) when the parent is
+                            destroyed, reset, or rewound to a mark taken before
+                            the child was created; a parent and its children
+                            are used by one thread at a time                  */
+    void *buffer;        /* NULL, or memory the caller owns that becomes the
+                            first chunk (ARENA_ALIGN aligned, buffer_size at
+                            least ARENA_BUFFER_MIN): never unmapped nor cached,
+                            counted in mapped and max_bytes; max_bytes =
+                            buffer_size means no mapping ever                 */
+    size_t buffer_size;  /* bytes at buffer                                    */
 } arena_opts_t;
+
+/* Smallest buffer_size accepted (the arena's own header lives in the buffer). */
+#define ARENA_BUFFER_MIN ((size_t)512)
 
 typedef struct arena_stats {
     size_t used;   /* bytes handed out since the last reset, padding included */
@@ -119,13 +142,39 @@ struct arena__head {
 /* ---- Lifetime ---- */
 
 /* Create an arena (NULL opts = defaults).  NULL with errno = EINVAL for
- * unknown flags, ENOMEM when the first chunk cannot be mapped or exceeds max_bytes. */
+ * unknown flags, a misaligned or too small buffer, or a parent that is running
+ * one of its callbacks; ENOMEM when the first chunk cannot be mapped or exceeds
+ * max_bytes, or the parent cannot hold the child's 48-byte record. */
 arena_t *arena_create(const arena_opts_t *opts);
 
-/* Run every deferred callback (newest first) and unmap all memory.  NULL is a
+/* Run every deferred callback (newest first), end every child, and give all
+ * memory back (to the chunk cache; a caller's buffer to the caller).  NULL is a
  * no-op.  Refused (nothing happens; debug builds report it) when called from
- * inside one of this arena's own deferred callbacks. */
+ * inside one of this arena's own deferred callbacks.  A child destroyed alone
+ * is forgotten by its parent; its 48-byte record stays in the parent until the
+ * parent's scope ends, unless nothing was allocated in the parent since. */
 void arena_destroy(arena_t *a);
+
+/* ---- Chunk cache ---- */
+
+/* Chunks that arenas give back (arena_destroy; reset and rewind beyond
+ * retain_bytes) are kept, still mapped and poisoned, in a cache shared by every
+ * arena of the process (up to four chunks of at most 256 KiB per thread without
+ * a lock, the rest in a shared list), and reused by arena_create and growth:
+ * per-request create/destroy makes no system call.  The cache holds at most
+ * 8 MiB by default (arena_set_cache_limit); it is emptied before an ENOMEM is
+ * reported, and stays usable across fork (a child keeps what the forking thread
+ * and the shared list hold).  stats.mmaps counts real mappings only.
+ * arena_trim: unmap every chunk in the shared list and in the calling thread's
+ * cache (other threads' own few stay until they exit); returns bytes unmapped. */
+size_t arena_trim(void);
+
+/* Set the cache's bound in bytes (0 = cache nothing) and return the previous
+ * one.  Lowering it unmaps what the shared list and this thread hold beyond it. */
+size_t arena_set_cache_limit(size_t bytes);
+
+/* Bytes now held by the cache, every thread's included. */
+size_t arena_cache_bytes(void);
 
 /* ---- Allocation ---- */
 

@@ -67,6 +67,30 @@ struct arena {
     uint64_t mark_seq;        /* last mark id issued */
     uint64_t mark_seq_end;    /* last id of the block of ids this arena holds */
     unsigned running;         /* deferred callbacks of this arena running now */
+    struct arena__child *link; /* this child's record in its parent, or NULL */
+    arena_t *parent;          /* set while `link` is */
 };
+
+/* flags bit beyond the public ARENA_F_*: the first chunk is the caller's buffer. */
+#define ARENA__F_BUFFER (1u << 31)
+
+/* What a child leaves in its parent: a deferred callback (child_ended) whose
+ * argument is this record, so the child ends exactly where a callback
+ * registered at its creation would run.  child is NULL once the child was
+ * destroyed alone. */
+typedef struct arena__child {
+    arena_t *child;
+} arena__child_t;
+
+/* ---- Chunk cache (arena_cache.c) ---- */
+
+/* A cached chunk whose size is in [min, max] with a guard of `guard` bytes,
+ * header set but data poisoned and not zeroed; NULL if none. */
+arena__chunk_t *arena__cache_take(size_t min, size_t max, size_t guard) AP__HIDDEN;
+/* Give a chunk no arena holds any more to the cache, or unmap it when the
+ * cache is at its bound. */
+void arena__cache_put(arena__chunk_t *c) AP__HIDDEN;
+/* Unmap the calling thread's and the shared cached chunks; bytes unmapped. */
+size_t arena__cache_drop(void) AP__HIDDEN;
 
 #endif /* ARENAPOOL_ARENA_INTERNAL_H */

@@ -41,6 +41,7 @@ static void bulk_close(bulk_t *s) { apr_pool_destroy(s->p); }
 
 typedef struct {
     apr_pool_t *root, *req;
+    int per_request; /* 2b: a sub-pool created in srv_begin, destroyed in srv_end */
 } srv_t;
 typedef struct {
     void (*fn)(void *);
@@ -56,9 +57,20 @@ static void srv_open(srv_t *s)
 {
     s->root = new_pool(NULL);
     s->req = new_pool(s->root);
+    s->per_request = 0;
+}
+static void srv_open_per_request(srv_t *s)
+{
+    s->root = new_pool(NULL);
+    s->req = NULL;
+    s->per_request = 1;
 }
 static void srv_close(srv_t *s) { apr_pool_destroy(s->root); }
-static inline void srv_begin(srv_t *s) { (void)s; }
+static inline void srv_begin(srv_t *s)
+{
+    if (s->per_request && apr_pool_create(&s->req, s->root) != APR_SUCCESS)
+        bench_fail("apr_pool_create");
+}
 static inline void *srv_alloc(srv_t *s, size_t n) { return apr_palloc(s->req, n); }
 static inline char *srv_strndup(srv_t *s, const char *p, size_t n) { return apr_pstrmemdup(s->req, p, n); }
 static inline void *srv_grow(srv_t *s, void *p, size_t old, size_t n)
@@ -79,8 +91,31 @@ static inline void srv_defer(srv_t *s, void (*fn)(void *), void *arg)
     apr_pool_cleanup_register(s->req, c, run_cleanup, apr_pool_cleanup_null);
 }
 static inline void srv_cleanups(srv_t *s) { (void)s; }
-static inline void srv_end(srv_t *s) { apr_pool_clear(s->req); }
+static inline void srv_end(srv_t *s)
+{
+    if (s->per_request)
+        apr_pool_destroy(s->req);
+    else
+        apr_pool_clear(s->req);
+}
+#define SRV_PER_REQUEST
 #include "w_server.inc"
+
+/* ---- 2c: a sub-pool created and destroyed per request ---- */
+
+typedef struct {
+    apr_pool_t *root, *req;
+} cr_t;
+static void cr_open(cr_t *s) { s->root = new_pool(NULL); }
+static void cr_close(cr_t *s) { apr_pool_destroy(s->root); }
+static inline void cr_begin(cr_t *s)
+{
+    if (apr_pool_create(&s->req, s->root) != APR_SUCCESS)
+        bench_fail("apr_pool_create");
+}
+static inline void *cr_alloc(cr_t *s, size_t n) { return apr_palloc(s->req, n); }
+static inline void cr_end(cr_t *s) { apr_pool_destroy(s->req); }
+#include "w_create.inc"
 
 /* ---- 3: frame pool cleared every frame; particles from malloc ---- */
 
@@ -117,5 +152,6 @@ static inline void sc_leave(scope_t *s, scope_h h, void **p, size_t n)
 
 const bench_contender_t bench_c_apr = {
     "apr",
-    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
+    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_SERVER_NEW] = w_server_new,
+     [W_CREATE] = w_create, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
 };

@@ -42,10 +42,20 @@ static void bulk_close(bulk_t *s) { arena_destroy(s->a); }
 typedef struct {
     arena_t *a;
     arena_mark_t m;
+    int per_request; /* 2b: arena_create in srv_begin, arena_destroy in srv_end */
 } srv_t;
-static void srv_open(srv_t *s) { s->a = new_arena(); }
+static void srv_open(srv_t *s) { s->a = new_arena(), s->per_request = 0; }
+static void srv_open_per_request(srv_t *s) { s->a = NULL, s->per_request = 1; }
 static void srv_close(srv_t *s) { arena_destroy(s->a); }
-static inline void srv_begin(srv_t *s) { s->m = arena_mark(s->a); }
+static inline void srv_begin(srv_t *s)
+{
+    if (s->per_request) {
+        if (!(s->a = arena_create(NULL)))
+            bench_fail("arena_create");
+        return;
+    }
+    s->m = arena_mark(s->a);
+}
 static inline void *srv_alloc(srv_t *s, size_t n) { return arena_alloc(s->a, n); }
 static inline char *srv_strndup(srv_t *s, const char *p, size_t n) { return arena_strndup(s->a, p, n); }
 static inline void *srv_grow(srv_t *s, void *p, size_t old, size_t n) { return arena_realloc(s->a, p, old, n); }
@@ -59,10 +69,32 @@ static inline void srv_defer(srv_t *s, void (*fn)(void *), void *arg)
 static inline void srv_cleanups(srv_t *s) { (void)s; }
 static inline void srv_end(srv_t *s)
 {
+    if (s->per_request) {
+        arena_destroy(s->a);
+        s->a = NULL;
+        return;
+    }
     if (arena_rewind(s->a, s->m) != 0)
         bench_fail("arena_rewind");
 }
+#define SRV_PER_REQUEST
 #include "w_server.inc"
+
+/* ---- 2c: an arena created and destroyed per request ---- */
+
+typedef struct {
+    arena_t *a;
+} cr_t;
+static void cr_open(cr_t *s) { s->a = NULL; }
+static void cr_close(cr_t *s) { (void)s; }
+static inline void cr_begin(cr_t *s)
+{
+    if (!(s->a = arena_create(NULL)))
+        bench_fail("arena_create");
+}
+static inline void *cr_alloc(cr_t *s, size_t n) { return arena_alloc(s->a, n); }
+static inline void cr_end(cr_t *s) { arena_destroy(s->a); }
+#include "w_create.inc"
 
 /* ---- 3: frame loop, arena_reset per frame + particle pool ---- */
 
@@ -119,5 +151,6 @@ static inline void sc_leave(scope_t *s, scope_h h, void **p, size_t n)
 
 const bench_contender_t bench_c_arena = {
     "arena",
-    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
+    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_SERVER_NEW] = w_server_new,
+     [W_CREATE] = w_create, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
 };

@@ -48,6 +48,8 @@ static int run_cleanup(tcleanup_t *c)
     return 0;
 }
 static void srv_open(srv_t *s) { s->root = talloc_new(NULL); }
+/* 2b: the same; talloc already takes a child context per request. */
+static void srv_open_per_request(srv_t *s) { srv_open(s); }
 static void srv_close(srv_t *s) { talloc_free(s->root); }
 static inline void srv_begin(srv_t *s)
 {
@@ -73,7 +75,24 @@ static inline void srv_defer(srv_t *s, void (*fn)(void *), void *arg)
 }
 static inline void srv_cleanups(srv_t *s) { (void)s; }
 static inline void srv_end(srv_t *s) { talloc_free(s->req); }
+#define SRV_PER_REQUEST
 #include "w_server.inc"
+
+/* ---- 2c: a child context created and freed per request ---- */
+
+typedef struct {
+    TALLOC_CTX *root, *req;
+} cr_t;
+static void cr_open(cr_t *s) { s->root = talloc_new(NULL); }
+static void cr_close(cr_t *s) { talloc_free(s->root); }
+static inline void cr_begin(cr_t *s)
+{
+    if (!(s->req = talloc_new(s->root)))
+        bench_fail("talloc_new");
+}
+static inline void *cr_alloc(cr_t *s, size_t n) { return talloc_size(s->req, n); }
+static inline void cr_end(cr_t *s) { talloc_free(s->req); }
+#include "w_create.inc"
 
 /* ---- 3: frame context emptied every frame; particles as talloc objects ---- */
 
@@ -131,5 +150,6 @@ static inline void sc_leave(scope_t *s, scope_h h, void **p, size_t n)
 
 const bench_contender_t bench_c_talloc = {
     "talloc",
-    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
+    {[W_BULK_SMALL] = w_bulk, [W_BULK] = w_bulk, [W_SERVER] = w_server, [W_SERVER_NEW] = w_server_new,
+     [W_CREATE] = w_create, [W_FRAME] = w_frame, [W_SCOPES] = w_scopes},
 };

@@ -29,6 +29,13 @@ const bench_workload_t bench_workloads[W_COUNT] = {
     [W_BULK] = {"1b", "bulk_8_256", "Bulk free: 65 536 objects of 8-256 B, then all freed at once", "alloc"},
     [W_SERVER] = {"2", "server", "Per-request server: parse request line + headers, build response, cleanup",
                   "request"},
+    [W_SERVER_NEW] = {"2b", "server_new",
+                      "Per-request server, a pool (arena, APR sub-pool, talloc context) created and destroyed "
+                      "per request",
+                      "request"},
+    [W_CREATE] = {"2c", "create_destroy",
+                  "A pool per request alone: create, 32 allocations of 16-64 B + one of 1.3 KB, destroy",
+                  "request"},
     [W_FRAME] = {"3", "frame_loop",
                  "Game frame loop: 10 000 transient allocs of 16-512 B + 2 000 particle spawns per frame",
                  "frame"},

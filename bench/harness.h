@@ -23,6 +23,8 @@ enum {
     W_BULK_SMALL,  /* 1a: 64 Ki objects of 16-64 B, freed at once (the arena speed test) */
     W_BULK,        /* 1b: objects of 8-256 B, freed at once                                */
     W_SERVER,      /* 2:  per-request HTTP parsing server                                   */
+    W_SERVER_NEW,  /* 2b: the same, a pool created and destroyed per request              */
+    W_CREATE,      /* 2c: a pool created, 33 allocations, destroyed: the 2b overhead alone  */
     W_FRAME,       /* 3:  game frame loop: frame allocator + particle pool                  */
     W_CHURN,       /* 4:  64-byte objects, live set 100 000, random order                   */
     W_SCOPES,      /* 5:  nested scopes, depths 1-8                                         */

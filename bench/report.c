@@ -248,6 +248,18 @@ static const char *heading(int w)
                  "Per-request server: %s requests; parse request line + headers, build response, cleanup",
                  num(p->srv_requests));
         break;
+    case W_SERVER_NEW:
+        snprintf(b, sizeof b,
+                 "Per-request server, a pool created and destroyed per request: %s requests (arena_create, "
+                 "APR sub-pool, talloc child; malloc as in 2)",
+                 num(p->srv_requests));
+        break;
+    case W_CREATE:
+        snprintf(b, sizeof b,
+                 "A pool per request alone: %s x (create, 32 allocations of 16-64 B + one of 1.3 KB, "
+                 "destroy); malloc: 33 x malloc + free",
+                 num(p->srv_requests));
+        break;
     case W_FRAME:
         snprintf(b, sizeof b,
                  "Game frame loop: %s frames of %s transient allocs of 16-512 B + %s particle spawns",
@@ -359,6 +371,10 @@ static const target_t targets[] = {
     {"4", W_BULK, T_RATIO, "arena", "bump", 0.8, "bulk free: arena within 1.25x of the ideal bump pointer"},
     {"4", W_SERVER, T_RATIO, "arena", "glibc", 1.5, "server: arena >= 1.5x glibc"},
     {"4", W_SERVER, T_RATIO, "arena", "*", 1.0, "server: arena at least as fast as every other peer"},
+    {"17", W_CREATE, T_RATIO, "arena", "apr", 1.0,
+     "a pool per request: arena_create ... arena_destroy no slower than an APR sub-pool"},
+    {"17", W_SERVER_NEW, T_RATIO, "arena", "apr", 0.95,
+     "server, a pool per request: arena within 5 % of APR sub-pools (parsing dominates)"},
     {"4", W_FRAME, T_RATIO, "arena", "glibc", 1.5, "frame loop: arena >= 1.5x glibc"},
     {"4", W_FRAME, T_RATIO, "arena", "*", 1.0, "frame loop: arena at least as fast as every other peer"},
     {"4", W_FRAME, T_FRAME_JITTER, "arena", NULL, 1.5, "frame loop: arena frame time p99 / median <= 1.5"},

@@ -2,13 +2,14 @@
  * http_server.c - a small HTTP/1.1 static file server on arenapool.
  *
  * One epoll loop, non-blocking sockets, keep-alive and pipelining.  Each
- * connection is an object from a pool; each has its own arena, taken from a
- * cache of idle arenas so that a steady server maps nothing new.  The arena
- * holds the connection's input buffer; every request lives above a mark taken
- * when it starts: the request line, the headers, the response head, a
- * directory listing are allocated there, arena_defer closes what the request
- * opened, and one arena_rewind to the mark ends the request.  GET /stats
- * shows the arena and pool statistics.
+ * connection is an object from a pool and has an arena of its own, created
+ * when it opens and destroyed when it closes (the chunk cache shared by all
+ * arenas makes that free of system calls in a steady server).  The
+ * connection's arena holds its input buffer; every request gets a child arena
+ * of it: the request line, the headers, the response head, a directory
+ * listing are allocated there, arena_defer closes what the request opened,
+ * and destroying the child ends the request (closing the connection would
+ * end it too).  GET /stats shows the arena and pool statistics.
  *
  * Safety: binds 127.0.0.1 only; serves what is under DIR only (".." segments
  * refused after percent-decoding, every path component opened with openat +
@@ -71,20 +72,17 @@ typedef struct server server_t;
 #ifndef HTTP_SERVER_EXTERNAL_MEM
 #define MEM_NAME "arena"
 
-/* A connection's memory: one arena with the input buffer at its bottom and,
- * above the mark taken when a request starts, everything of that request. */
+/* A connection's memory: its arena, with the input buffer, and the child
+ * arena of the request in progress. */
 typedef struct conn_mem {
     arena_t *arena;
-    arena_mark_t request;
+    arena_t *request; /* child of arena, or NULL between requests */
 } conn_mem_t;
 
-/* The server's: connection objects from a pool, and the arenas of closed
- * connections, reset and kept for the next ones. */
+/* The server's: connection objects from a pool. */
 typedef struct server_mem {
-    arena_t *arena;       /* the pool and the arena cache live here */
+    arena_t *arena;       /* the pool lives here */
     pool_t *conns;        /* connection objects */
-    arena_t **idle;       /* cache of reset arenas, max_conns entries */
-    size_t nidle;
     size_t retired_mmaps; /* mmaps made by arenas since destroyed */
 } server_mem_t;
 #endif
@@ -140,8 +138,7 @@ static int mem_init(server_t *s)
 {
     s->mem.arena = arena_create(NULL);
     s->mem.conns = s->mem.arena ? pool_create(s->mem.arena, sizeof(conn_t), _Alignof(conn_t)) : NULL;
-    s->mem.idle = s->mem.conns ? ARENA_NEW_ARRAY(s->mem.arena, arena_t *, (size_t)s->max_conns) : NULL;
-    if (s->mem.idle == NULL) {
+    if (s->mem.conns == NULL) {
         int e = errno;
         arena_destroy(s->mem.arena);
         errno = e;
@@ -152,24 +149,21 @@ static int mem_init(server_t *s)
 
 static void mem_fini(server_t *s)
 {
-    for (size_t i = 0; i < s->mem.nidle; i++)
-        arena_destroy(s->mem.idle[i]);
     pool_destroy(s->mem.conns);
     arena_destroy(s->mem.arena);
+    arena_trim(); /* the chunk cache: nothing idle left mapped */
 }
 
-/* Arenas of closed connections are reset and cached, so a server with a
- * steady number of connections maps no new memory.  32 KiB holds the input
- * buffer and a request; 1 MiB caps what one connection can make us hold. */
+/* Why create and destroy rather than keep arenas of closed connections: the
+ * chunk cache keeps their chunks, so a steady server maps nothing new either
+ * way, and the code has no cache of its own.  32 KiB holds the input buffer;
+ * 1 MiB caps what a connection's arena can make us hold. */
 static conn_t *conn_new(server_t *s)
 {
     conn_t *c = pool_calloc(s->mem.conns);
     if (c == NULL)
         return NULL;
-    if (s->mem.nidle)
-        c->mem.arena = s->mem.idle[--s->mem.nidle];
-    else
-        c->mem.arena = arena_create(&(arena_opts_t){.chunk_size = 32 << 10, .max_bytes = 1 << 20});
+    c->mem.arena = arena_create(&(arena_opts_t){.chunk_size = 32 << 10, .max_bytes = 1 << 20});
     if (c->mem.arena == NULL) {
         pool_free(s->mem.conns, c);
         return NULL;
@@ -181,61 +175,64 @@ static conn_t *conn_new(server_t *s)
     return c;
 }
 
+/* Destroying the connection's arena also ends a request still in progress
+ * (its child), closing what that request opened. */
 static void conn_free(server_t *s, conn_t *c)
 {
-    arena_reset(c->mem.arena);
-    if (s->mem.nidle < (size_t)s->max_conns) {
-        s->mem.idle[s->mem.nidle++] = c->mem.arena;
-    } else {
-        arena_stats_t st;
-        arena_stats(c->mem.arena, &st);
-        s->mem.retired_mmaps += st.mmaps;
-        arena_destroy(c->mem.arena);
-    }
+    arena_stats_t st;
+    arena_stats(c->mem.arena, &st);
+    s->mem.retired_mmaps += st.mmaps;
+    arena_destroy(c->mem.arena);
     pool_free(s->mem.conns, c);
 }
 
-/* A mark per request costs no memory after the first: arena_mark shares the
- * record of the newest mark when nothing was allocated since it, which is
- * the case after the rewind that ended the previous request. */
+/* A child of the connection's arena per request: whatever thread or library
+ * handles the request gets an arena of its own that cannot outlive the
+ * connection.  Created and destroyed with nothing allocated in the parent in
+ * between, it leaves nothing behind in it.  8 KiB holds a typical request;
+ * 1 MiB caps one. */
 static int req_begin(conn_t *c)
 {
-    c->mem.request = arena_mark(c->mem.arena);
-    return c->mem.request.arena ? 0 : -1;
+    c->mem.request = arena_create(
+        &(arena_opts_t){.parent = c->mem.arena, .chunk_size = 8 << 10, .max_bytes = 1 << 20});
+    return c->mem.request ? 0 : -1;
 }
 
-static void *req_alloc(conn_t *c, size_t n) { return arena_alloc(c->mem.arena, n); }
+static void *req_alloc(conn_t *c, size_t n) { return arena_alloc(c->mem.request, n); }
 
 static char *req_sprintf(conn_t *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = arena_vsprintf(c->mem.arena, fmt, ap);
+    char *s = arena_vsprintf(c->mem.request, fmt, ap);
     va_end(ap);
     return s;
 }
 
 static int req_defer(conn_t *c, void (*fn)(void *), void *arg)
 {
-    return arena_defer(c->mem.arena, fn, arg);
+    return arena_defer(c->mem.request, fn, arg);
 }
 
-/* One rewind frees the request's memory and closes what it opened. */
-static void req_end(conn_t *c) { arena_rewind(c->mem.arena, c->mem.request); }
+/* Destroying the child frees the request's memory and closes what it opened. */
+static void req_end(conn_t *c)
+{
+    arena_destroy(c->mem.request);
+    c->mem.request = NULL;
+}
 
 static const char *mem_stats(server_t *s, conn_t *c)
 {
-    arena_stats_t sum = {0}, st;
-    size_t n = 0;
+    arena_stats_t sum = {0}, req = {0}, st;
+    size_t n = 0, nreq = 0;
     for (conn_t *x = s->head.next; x != &s->head; x = x->next, n++) {
         arena_stats(x->mem.arena, &st);
         sum.used += st.used, sum.peak += st.peak, sum.mapped += st.mapped;
         sum.chunks += st.chunks, sum.mmaps += st.mmaps;
-    }
-    size_t idle_mapped = 0, idle_mmaps = 0;
-    for (size_t i = 0; i < s->mem.nidle; i++) {
-        arena_stats(s->mem.idle[i], &st);
-        idle_mapped += st.mapped, idle_mmaps += st.mmaps;
+        if (x->mem.request) {
+            arena_stats(x->mem.request, &st);
+            req.mapped += st.mapped, req.mmaps += st.mmaps, nreq++;
+        }
     }
     pool_stats_t ps;
     pool_stats(s->mem.conns, &ps);
@@ -244,12 +241,14 @@ static const char *mem_stats(server_t *s, conn_t *c)
     return req_sprintf(c,
                        "conn_pool: obj_size %zu live %zu capacity %zu\n"
                        "conn_arenas: %zu used %zu peak %zu mapped %zu chunks %zu mmaps %zu\n"
-                       "idle_arenas: %zu mapped %zu mmaps %zu\n"
+                       "request_arenas: %zu mapped %zu mmaps %zu\n"
+                       "chunk_cache: %zu bytes\n"
                        "server_arena: used %zu mapped %zu mmaps %zu\n"
                        "total_arena_mmaps: %zu\n",
                        ps.obj_size, ps.live, ps.capacity, n, sum.used, sum.peak, sum.mapped,
-                       sum.chunks, sum.mmaps, s->mem.nidle, idle_mapped, idle_mmaps, ss.used,
-                       ss.mapped, ss.mmaps, sum.mmaps + idle_mmaps + ss.mmaps + s->mem.retired_mmaps);
+                       sum.chunks, sum.mmaps, nreq, req.mapped, req.mmaps, arena_cache_bytes(),
+                       ss.used, ss.mapped, ss.mmaps,
+                       sum.mmaps + req.mmaps + ss.mmaps + s->mem.retired_mmaps);
 }
 
 #endif /* HTTP_SERVER_EXTERNAL_MEM */

@@ -31,8 +31,9 @@ VG_UAF      := uaf_rewind uaf_reset uaf_pool_free
 VG_SUPP     := tests/valgrind/known.supp
 
 # Tests left out under Memcheck (docs/testing.md, "Valgrind"):
-# it writes into a guard page on purpose (SIGSEGV plus an invalid write);
-VG_SKIP_DELIBERATE := arena/guard_page_faults_on_overflow_past_chunk
+# they write into a guard page on purpose (SIGSEGV plus an invalid write);
+VG_SKIP_DELIBERATE := arena/guard_page_faults_on_overflow_past_chunk \
+                      arena_cache/guard_page_of_a_cached_chunk_still_faults
 # the two heaviest threaded mp tests (the slowest by far under Memcheck; TSan
 # and every native mode run them).
 VG_SKIP_SLOW ?= mp/thread_churn_keeps_memory_bounded mp/producer_consumer_frees_on_the_other_thread

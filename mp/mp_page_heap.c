@@ -16,6 +16,7 @@
  * mp_large.c; takes only its own locks (heap -> page-map leaves -> metadata).
  */
 #include "mp_internal.h"
+#include "ap_checker.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -311,26 +312,42 @@ static bool os_whole(const mp_span_t *s)
     return os_round_down(lo) == lo && os_round_down(lo + span_bytes(s)) == lo + span_bytes(s);
 }
 
-/* Drop the pages of [p, p+size) (page-heap pages) so it reads as zero. */
-static int zero_range(void *p, size_t size)
+/* Clear [p, p+n).  Free memory a checker may hold poisoned (a freed
+ * block's): the pool's own write, not the program's, and poisoned again. */
+static void clear_bytes(void *p, size_t n, bool is_free)
+{
+    if (n == 0)
+        return;
+    if (is_free && AP__UNLIKELY(ap__checker())) {
+        ap__unpoison(p, n);
+        memset(p, 0, n);
+        ap__poison(p, n);
+        return;
+    }
+    memset(p, 0, n);
+}
+
+/* Drop the pages of [p, p+size) (page-heap pages: a free span, or a live
+ * block when not is_free) so it reads as zero. */
+static int zero_range(void *p, size_t size, bool is_free)
 {
     uintptr_t lo = (uintptr_t)p, hi = lo + size;
     uintptr_t in_lo = os_round_up(lo), in_hi = os_round_down(hi);
     if (in_lo >= in_hi) {
-        memset(p, 0, size);
+        clear_bytes(p, size, is_free);
         return 0;
     }
     int err = ap__os_decommit((void *)in_lo, in_hi - in_lo);
     if (err)
         return err;
-    memset(p, 0, in_lo - lo);
-    memset((void *)in_hi, 0, hi - in_hi);
+    clear_bytes(p, in_lo - lo, is_free);
+    clear_bytes((void *)in_hi, hi - in_hi, is_free);
     return 0;
 }
 
 int mp__page_zero(void *p, size_t size)
 {
-    return zero_range(p, size);
+    return zero_range(p, size, false);
 }
 
 /* Give free span s's address space back to the OS.  false (s untouched) when
@@ -359,7 +376,7 @@ static bool unmap_span(mp_span_t *s)
 static size_t decommit(mp_span_t *s)
 {
     size_t bytes = span_bytes(s);
-    if (zero_range((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
+    if (zero_range((void *)(s->page << MP_PAGE_SHIFT), bytes, true) != 0)
         return 0;
     uint8_t was = s->committed;
     list_remove(list_for(s), s);

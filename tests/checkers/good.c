@@ -1,7 +1,8 @@
 /* good.c - a correct program, built by run.sh against the installed library
  * with a checker's flags (ASan+UBSan, or plain / -DARENAPOOL_VALGRIND for
  * Memcheck): frames, scopes, pools (in order and out of order), strings,
- * reset and mp blocks.  It must run with no report at all; every byte it
+ * reset, mp blocks, arenas per request through the chunk cache, children
+ * and an arena over a caller's buffer.  It must run with no report at all; every byte it
  * reads it wrote first, and it checks what it reads. */
 #include <arenapool/arena.h>
 #include <arenapool/mp.h>
@@ -81,7 +82,7 @@ static void scopes(void)
     arena_destroy(a);
 }
 
-/* Pools: the issue's loop (alloc 100, write, free 100 in order), frees out of
+/* Pools: a loop (alloc 100, write, free 100 in order), frees out of
  * order, spills past the hot array, calloc, reset, rewind past slabs. */
 static void pools(void)
 {
@@ -197,12 +198,57 @@ static void mp_blocks(void)
     mp_trim();
 }
 
+/* Arenas per request through the chunk cache, a child per request under a
+ * connection arena, and a frame arena over the program's own buffer. */
+static void requests(void)
+{
+    arena_t *conn = arena_create(NULL);
+    CHECK(conn != NULL);
+    for (int r = 0; r < 200; r++) {
+        arena_t *req = arena_create(NULL); /* from the cache after the first */
+        arena_opts_t co = {.parent = conn};
+        arena_t *child = arena_create(&co);
+        CHECK(req && child);
+        for (int i = 0; i < 32; i++) {
+            size_t n = (size_t)(16 + (i * 13 + r) % 48);
+            char *p = arena_alloc(req, n), *q = arena_alloc(child, n);
+            memset(p, i, n);
+            memset(q, i + 1, n);
+            CHECK(p[n - 1] == (char)i && q[0] == (char)(i + 1));
+        }
+        char *big = arena_alloc(req, 1300);
+        memset(big, 7, 1300);
+        CHECK(big[1299] == 7);
+        if (r % 2)
+            arena_destroy(child); /* alone; else its parent ends it */
+        arena_destroy(req);
+    }
+    arena_destroy(conn);
+    static _Alignas(16) char buf[64 * 1024];
+    arena_opts_t bo = {.buffer = buf, .buffer_size = sizeof buf, .max_bytes = sizeof buf};
+    arena_t *frame = arena_create(&bo);
+    CHECK(frame != NULL);
+    for (int f = 0; f < 50; f++) {
+        for (int i = 0; i < 40; i++) {
+            char *p = arena_alloc(frame, 1000);
+            if (p == NULL)
+                break;
+            memset(p, f, 1000);
+            CHECK(p[999] == (char)f);
+        }
+        arena_reset(frame);
+    }
+    arena_destroy(frame);
+    arena_trim();
+}
+
 int main(void)
 {
     frames();
     scopes();
     pools();
     mp_blocks();
+    requests();
     if (failed)
         return 1;
     puts("good: ok");

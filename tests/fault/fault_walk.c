@@ -9,8 +9,11 @@
  * room under max_bytes before a refused mapping stay given back, so there
  * mapped and chunks may only fall); every block handed out before keeps
  * its pattern; the same call succeeds when retried; deferred callbacks run
- * exactly once; and once everything is destroyed no mapped byte is left
- * (mmap/munmap are counted through the linker's --wrap).
+ * exactly once; and once everything is destroyed and the chunk cache trimmed
+ * no mapped byte is left (mmap/munmap are counted through the linker's
+ * --wrap).  Each run starts with an empty chunk cache, so the walk is the
+ * same every time; the walk is made with the cache off and on (see main).  A tree of child arenas (one over
+ * a caller's buffer) is walked too.
  *
  * Plain C (no Criterion): built by mk/harden.mk against build/fault/, a
  * library compiled with -DARENAPOOL_FAULT_INJECT and ASan/UBSan (+ LSan).
@@ -392,6 +395,42 @@ static void capped_phase(void)
     forget_blocks_from(base);
 }
 
+/* Child arenas three deep, the middle one over a caller's buffer, with
+ * callbacks and growth at every level; a child destroyed alone; the root's
+ * destroy ends the rest. */
+static void tree_phase(void)
+{
+    static _Alignas(16) char buf[8192];
+    size_t base = nblocks, d0 = ndefers;
+    void *p;
+    arena_t *root, *kid, *grandkid, *alone;
+    ALLOC(NULL, root, arena_create(&(arena_opts_t){.chunk_size = 8192}));
+    defer(root);
+    ALLOC(root, kid, arena_create(&(arena_opts_t){.parent = root, .buffer = buf, .buffer_size = sizeof buf}));
+    defer(kid);
+    for (size_t i = 0; i < 30; i++) {
+        ALLOC(kid, p, arena_alloc(kid, 1000 + i * 40));
+        add_block(p, 1000 + i * 40, ARENA_ALIGN);
+    }
+    ALLOC(kid, grandkid, arena_create(&(arena_opts_t){.parent = kid, .chunk_size = 4096}));
+    defer(grandkid);
+    for (size_t i = 0; i < 30; i++) {
+        ALLOC(grandkid, p, arena_alloc(grandkid, 2000));
+        add_block(p, 2000, ARENA_ALIGN);
+        ALLOC(root, p, arena_alloc(root, 700));
+        add_block(p, 700, ARENA_ALIGN);
+    }
+    ALLOC(root, alone, arena_create(&(arena_opts_t){.parent = root}));
+    defer(alone);
+    arena_destroy(alone);
+    REQUIRE(defer_runs[ndefers - 1] == 1);
+    verify_all();
+    arena_destroy(root);
+    for (size_t i = d0; i < ndefers; i++)
+        REQUIRE(defer_runs[i] == 1);
+    forget_blocks_from(base);
+}
+
 /* The memory pool: small blocks (spans from the page heap), large blocks
  * (mappings of their own), an over-aligned block, calloc and a realloc that
  * moves from a size class to a large mapping.  It keeps memory between runs
@@ -443,6 +482,7 @@ static long run(long k)
     nblocks = 0;
     ndefers = 0;
     memset(defer_runs, 0, sizeof defer_runs);
+    arena_trim();
     ap__os_fail_nth_map(k);
     mp_phase();
     long long mapped_before = live_mapped;
@@ -455,6 +495,7 @@ static long run(long k)
     REQUIRE(nblocks == keep);
     guard_phase();
     capped_phase();
+    tree_phase();
     verify_all();
     size_t before = ndefers;
     arena_destroy(a);
@@ -462,22 +503,35 @@ static long run(long k)
         REQUIRE(defer_runs[i] == 1);
 
     long made = ap__os_fail_nth_map(-1);
+    arena_trim(); /* cached chunks are idle, not leaked */
     if (live_mapped != mapped_before)
         die(__LINE__, "mapped bytes leaked");
     return made;
 }
 
+/* Why two walks: with the chunk cache off every injected failure reaches the
+ * caller, so each failure promise is checked; with it on (the default bound),
+ * a failure while chunks are cached takes the path that empties the cache and
+ * maps again. */
 int main(void)
 {
-    long total = run(-1);
-    long k = 0;
-    for (;; k++) {
-        long made = run(k);
-        if (made <= k)
-            break; /* the armed call was never reached: every point walked */
+    static const struct {
+        const char *name;
+        size_t limit;
+    } modes[] = {{"chunk cache off", 0}, {"chunk cache on", (size_t)8 << 20}};
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        arena_set_cache_limit(modes[m].limit);
+        visible_failures = 0;
+        long total = run(-1);
+        long k = 0;
+        for (;; k++) {
+            long made = run(k);
+            if (made <= k)
+                break; /* the armed call was never reached: every point walked */
+        }
+        printf("fault_walk (%s): %ld fault points walked (%ld mappings per clean run), "
+               "%ld visible failures checked, peak %lld KiB mapped, 0 leaks\n",
+               modes[m].name, k, total, visible_failures, peak_mapped / 1024);
     }
-    printf("fault_walk: %ld fault points walked (%ld mappings per clean run), "
-           "%ld visible failures checked, peak %lld KiB mapped, 0 leaks\n",
-           k, total, visible_failures, peak_mapped / 1024);
     return 0;
 }

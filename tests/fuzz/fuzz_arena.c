@@ -4,7 +4,10 @@
  * The input picks the arena's options (chunk size, cap, retention, guard) and
  * then a sequence of operations: alloc, aligned alloc, calloc, realloc (plain
  * and aligned), strdup, sprintf, mark, rewind to any earlier mark, reset,
- * defer and alloc_deferred.  After every step: each live block keeps its
+ * defer and alloc_deferred, child arenas (created, destroyed alone), and the
+ * arena over a caller's buffer (with max_bytes = buffer_size: never a mapping).
+ * Each child carries one callback, so the model checks that it ends exactly
+ * where a callback registered at its creation would.  After every step: each live block keeps its
  * pattern, no two overlap, each is aligned as asked (a moved block keeps its
  * alignment), a failure is ENOMEM and leaves every arena_stats field as it was,
  * peak is at least every used seen, each deferred callback has run exactly once
@@ -38,6 +41,9 @@ static size_t nmarks;
 static int runs[MAX_DEFERS];
 static size_t ndefers;
 static size_t run_log[MAX_DEFERS];
+static arena_t *children[MAX_DEFERS]; /* the child whose callback is index i, or NULL */
+static int gone[MAX_DEFERS];          /* 1: ran early (its child was destroyed alone) */
+static _Alignas(4096) char fbuf[256 * 1024];
 static size_t nrun_log;
 static uint32_t seed;
 static arena_opts_t opts;
@@ -70,9 +76,13 @@ static void check_stats(arena_t *a)
     if (s.used > max_used)
         max_used = s.used;
     FUZZ_CHECK(s.peak >= max_used);
-    FUZZ_CHECK(s.chunks >= 1 && s.mmaps >= s.chunks && s.mapped > 0);
+    /* Chunks may come from the cache shared by every arena: mmaps counts only
+     * real mappings, so it may be below chunks. */
+    FUZZ_CHECK(s.chunks >= 1 && s.mapped > 0);
     if (opts.max_bytes)
         FUZZ_CHECK(s.mapped <= opts.max_bytes);
+    if (opts.buffer && opts.max_bytes == opts.buffer_size)
+        FUZZ_CHECK(s.mmaps == 0 && s.chunks == 1);
 }
 
 FUZZ_MODEL static void check_blocks(void)
@@ -126,11 +136,24 @@ static void result(arena_t *a, char *p, size_t n, size_t align, arena_stats_t be
  * callbacks registered at or after `from` ran, once each, newest first. */
 static void check_defers_ended(size_t from)
 {
-    FUZZ_CHECK(nrun_log == ndefers - from);
-    for (size_t k = 0; k < nrun_log; k++)
-        FUZZ_CHECK(run_log[k] == ndefers - 1 - k);
+    size_t k = 0;
+    for (size_t i = ndefers; i-- > from;) {
+        if (gone[i])
+            continue; /* a child destroyed alone: ran then, not again */
+        FUZZ_CHECK(k < nrun_log && run_log[k] == i);
+        k++;
+    }
+    FUZZ_CHECK(k == nrun_log);
     for (size_t i = 0; i < ndefers; i++)
-        FUZZ_CHECK(runs[i] == (i >= from));
+        FUZZ_CHECK(runs[i] == (i >= from || gone[i]));
+}
+
+/* Callback index ndefers is about to be registered. */
+static void new_defer(arena_t *child)
+{
+    runs[ndefers] = 0;
+    gone[ndefers] = 0;
+    children[ndefers++] = child;
 }
 
 static void do_rewind(arena_t *a, size_t i)
@@ -179,11 +202,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         opts.retain_bytes = (o & 16) ? ARENA_RETAIN_NONE : (size_t)in_u8(&in) * 4096 + 1;
     if (o & 32)
         opts.flags = ARENA_F_GUARD;
+    if (o & 64) {
+        opts.buffer = fbuf;
+        opts.buffer_size = ARENA_BUFFER_MIN + in_u16(&in) * 3u % (sizeof fbuf - ARENA_BUFFER_MIN);
+        if (o & 128)
+            opts.max_bytes = opts.buffer_size;
+    }
     arena_t *a = arena_create(&opts);
     FUZZ_CHECK(a != NULL);
 
     while (in.n) {
-        uint8_t op = in_u8(&in) % 14;
+        uint8_t op = in_u8(&in) % 16;
         arena_stats_t before = stats(a);
         errno = 0;
         switch (op) {
@@ -280,7 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ndefers == MAX_DEFERS)
                 break;
             if (arena_defer(a, on_defer, (void *)(uintptr_t)(ndefers + 1)) == 0) {
-                runs[ndefers++] = 0;
+                new_defer(NULL);
             } else {
                 check_failure(a, before, ENOMEM);
             }
@@ -295,7 +324,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t al = (size_t)1 << (in_u8(&in) % 17);
             char *p = arena_alloc_deferred(a, n, al, on_defer, (void *)(uintptr_t)(ndefers + 1));
             if (p) {
-                runs[ndefers++] = 0;
+                new_defer(NULL);
                 add(p, n, al > ARENA_ALIGN ? al : ARENA_ALIGN);
             } else {
                 check_failure(a, before, ENOMEM);
@@ -317,6 +346,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(intact(q, b.n < n ? b.n : n, b.seed));
             blocks[i] = blocks[--nblocks];
             add(q, n, al > ARENA_ALIGN ? al : ARENA_ALIGN);
+            break;
+        }
+        case 14: { /* a child with one callback and a block of its own */
+            if (ndefers == MAX_DEFERS)
+                break;
+            arena_t *c = arena_create(&(arena_opts_t){.parent = a, .chunk_size = 4096});
+            if (c == NULL) {
+                check_failure(a, before, ENOMEM);
+                break;
+            }
+            size_t n = in_size(&in) % 100000;
+            char *p = arena_alloc(c, n);
+            FUZZ_CHECK(p != NULL);
+            memset(p, 0xC5, n);
+            FUZZ_CHECK(arena_defer(c, on_defer, (void *)(uintptr_t)(ndefers + 1)) == 0);
+            new_defer(c);
+            break;
+        }
+        case 15: { /* destroy a child alone: its callback runs now, and only now */
+            size_t live[MAX_DEFERS], nlive = 0;
+            for (size_t i = 0; i < ndefers; i++)
+                if (children[i] && !gone[i])
+                    live[nlive++] = i;
+            if (nlive == 0)
+                break;
+            size_t i = live[in_u8(&in) % nlive];
+            nrun_log = 0;
+            arena_destroy(children[i]);
+            FUZZ_CHECK(nrun_log == 1 && run_log[0] == i && runs[i] == 1);
+            gone[i] = 1;
+            FUZZ_CHECK(stats(a).used <= before.used); /* its record may be given back */
             break;
         }
         }
