@@ -72,7 +72,7 @@ LDLIBS_LIB    := -lpthread
 # LD_PRELOAD library.
 OVERRIDE_SRC := mp/mp_override.c
 LIB_SRC      := $(wildcard os/*.c) $(wildcard arena/*.c) $(wildcard pool/*.c) $(filter-out $(OVERRIDE_SRC),$(wildcard mp/*.c))
-LIB_HDR      := $(wildcard os/*.h) $(wildcard arena/*.h) $(wildcard pool/*.h) $(wildcard mp/*.h)
+LIB_HDR      := $(wildcard os/*.h) $(wildcard arena/*.h) $(wildcard pool/*.h) $(wildcard mp/*.h) $(VERSION_H)
 PUBLIC_HDR   := arena/arena.h pool/pool.h mp/mp.h
 TEST_SRC     := $(wildcard tests/test_*.c)
 TEST_HDR     := $(wildcard tests/*.h)
@@ -194,7 +194,7 @@ example: build/examples/frame_loop
 # ---- API reference ----
 # docs/api.md is generated from the public headers' doc comments and
 # committed, so it reads on any Git host; make test fails when it lags.
-DOC_HDR := arena/arena.h pool/pool.h mp/mp.h $(VERSION_H)
+DOC_HDR := arena/arena.h pool/pool.h mp/mp.h cpp/arenapool.hpp $(VERSION_H)
 
 docs: docs/api.md
 

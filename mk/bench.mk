@@ -2,13 +2,19 @@
 #
 #   make bench           every workload against every installed peer, 7 interleaved
 #                        runs, progress and ETA on stderr: tables on the terminal and in
-#                        bench/results/latest.{md,json}, chart in bench/results/latest.svg
+#                        build/bench/results/latest.{md,json}, chart in latest.svg there
 #   make bench QUICK=1   every workload at a tiny size, 3 runs, in seconds: a smoke test
 #                        that prints one line per workload (no target verdicts); results
-#                        go to build/bench/quick/ so the committed ones are never overwritten
+#                        in build/bench/quick/
 #   make bench-instr     callgrind instructions per operation of the fast paths
+#                        (build/bench/results/instr.md)
 #   make bench-quick     = make bench QUICK=1; part of make test
-#   make bench-checks    mp with and without its misuse checks (bench/results/checks.md)
+#   make bench-checks    mp with and without its misuse checks (build/bench/results/checks.md)
+#   make bench-reference make bench, then copy its results (and instr.md, checks.md when
+#                        those were run) over the committed reference in bench/results/
+#
+# Nothing but bench-reference writes into the tree: a benchmark run leaves the
+# checkout clean.
 #
 # Peers come from Debian packages: .ci/deps.sh installs the missing ones when
 # run as root (or with sudo); otherwise they are skipped, and the run says so.
@@ -24,7 +30,8 @@ BENCH_LIB      := $(REL_DIR)/libarenapool.a
 # mp's LD_PRELOAD library for the python rows (built by mk/mp.mk, included later).
 BENCH_MP_SO    := $(REL_DIR)/libarenapool_malloc.so
 BENCH_RUNS     ?= $(if $(QUICK),3,7)
-BENCH_OUT      := $(if $(QUICK),$(BENCH_DIR)/quick,bench/results)
+BENCH_RESULTS  := $(BENCH_DIR)/results
+BENCH_OUT      := $(if $(QUICK),$(BENCH_DIR)/quick,$(BENCH_RESULTS))
 # Filled in by the bench recipe from bench/peers.sh (a link test per peer).
 BENCH_PEERS    ?=
 BENCH_BINS     := $(BENCH_DIR)/bench-glibc $(BENCH_DIR)/report \
@@ -32,7 +39,7 @@ BENCH_BINS     := $(BENCH_DIR)/bench-glibc $(BENCH_DIR)/report \
 
 TEST_TARGETS += bench-quick
 
-.PHONY: bench bench-build bench-instr bench-quick
+.PHONY: bench bench-build bench-instr bench-quick bench-reference
 
 # Install peers first, then re-read this file (a sub-make) so that the peers
 # just installed are found.
@@ -44,6 +51,16 @@ bench:
 
 bench-quick:
 	@$(MAKE) --no-print-directory bench QUICK=1
+
+# The committed reference run: on a quiet machine, then commit bench/results/.
+bench-reference:
+	@$(MAKE) --no-print-directory bench QUICK=
+	@mkdir -p bench/results
+	cp $(BENCH_RESULTS)/latest.md $(BENCH_RESULTS)/latest.json bench/results/
+	@for f in latest.svg instr.md checks.md; do \
+	  if [ -f $(BENCH_RESULTS)/$$f ]; then cp $(BENCH_RESULTS)/$$f bench/results/ && echo "copied $$f"; fi; \
+	done
+	@echo "bench-reference: bench/results/ updated; update the README's figures from latest.md, then commit"
 
 bench-build: $(BENCH_BINS)
 
@@ -89,7 +106,8 @@ $(BENCH_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(BENCH_LIB)
 
 bench-instr: $(BENCH_DIR)/instr
 	@sh .ci/deps.sh bench
-	@sh bench/instr.sh $(BENCH_DIR)/instr bench/results/instr.md
+	@mkdir -p $(BENCH_RESULTS)
+	@sh bench/instr.sh $(BENCH_DIR)/instr $(BENCH_RESULTS)/instr.md
 
 # ---- what the memory pool's misuse checks cost ----
 # The library once more with -DMP_FAST_CHECKS=0 (never installed), and the
@@ -107,4 +125,5 @@ $(NOCHK_DIR)/instr: bench/instr.c $(PUBLIC_HDR) $(NOCHK_DIR)/libarenapool.a
 
 .PHONY: bench-checks
 bench-checks: $(BENCH_DIR)/bench-mp $(BENCH_DIR)/instr $(NOCHK_DIR)/bench-mp $(NOCHK_DIR)/instr
-	@sh bench/checks.sh $(BENCH_DIR) $(NOCHK_DIR) bench/results/checks.md
+	@mkdir -p $(BENCH_RESULTS)
+	@sh bench/checks.sh $(BENCH_DIR) $(NOCHK_DIR) $(BENCH_RESULTS)/checks.md

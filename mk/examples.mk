@@ -8,6 +8,7 @@
 #   make test-hooks       Lua 5.4, zlib, expat through examples/allocator.h
 #   make test-cxx         arenapool.hpp with std::vector/map/list (g++ -std=c++17)
 #   make test-install     install into a temp DESTDIR, pkg-config and CMake consumers, uninstall
+#   make test-readme      README.md's install and hello world, run as written (tests/install/readme.sh)
 #
 # The real libraries come from Debian (.ci/deps.sh extra); a hook whose library
 # is missing is skipped with a message, not failed.
@@ -25,9 +26,9 @@ CXX_WARN    := -std=c++17 -Wall -Wextra -Werror
 CXX_CPPFLAGS := $(BASE_CPPFLAGS) -Icpp
 
 PUBLIC_HDR   += cpp/arenapool.hpp
-TEST_TARGETS += test-hooks test-cxx test-install test-server
+TEST_TARGETS += test-hooks test-cxx test-install test-readme test-server
 
-.PHONY: example-server test-server bench-server test-hooks test-cxx test-install
+.PHONY: example-server test-server bench-server test-hooks test-cxx test-install test-readme
 
 # ---- HTTP server ----
 $(EX_DIR)/http_server: examples/http_server.c $(EX_LIB) $(PUBLIC_HDR)
@@ -110,3 +111,8 @@ test-cxx:
 test-install: all
 	@echo "== tests: make install / pkg-config and CMake consumers / make uninstall"
 	sh tests/install/run.sh '$(MAKE)'
+
+# README.md's "Install and hello world" block, as a user runs it.
+test-readme: all
+	@echo "== tests: README.md's install and hello world"
+	sh tests/install/readme.sh

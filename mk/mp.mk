@@ -7,15 +7,19 @@
 #   make test-preload              real programs under glibc and under the .so
 #   make test-cpython              CPython's own test modules under glibc and the .so,
 #                                  pymalloc and PYTHONMALLOC=malloc (tests/preload/cpython.sh)
+#   make test-stats                ARENAPOOL_VERBOSE / SHOW_STATS / mistyped variables,
+#                                  arenapool_version, mp_stats_print, malloc_stats and
+#                                  malloc_info in real processes: API, debug build,
+#                                  LD_PRELOAD, and both under Memcheck (tests/preload/stats.sh)
 #
-# All three are part of `make test` through TEST_TARGETS.
+# All four are part of `make test` through TEST_TARGETS.
 
 MP_SO        := $(REL_DIR)/libarenapool_malloc.so
 MP_SO_SRC    := $(wildcard mp/mp_*.c) $(wildcard os/*.c)
 TSAN_DIR     := build/tsan
 TSAN_CFLAGS  := $(WARN) -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 
-.PHONY: tsan test-tsan test-preload test-cpython
+.PHONY: tsan test-tsan test-preload test-cpython test-stats
 
 all: $(MP_SO)
 
@@ -52,7 +56,12 @@ test-cpython: $(MP_SO)
 	@sh .ci/deps.sh extra
 	sh tests/preload/cpython.sh $(MP_SO)
 
-TEST_TARGETS += test-tsan test-preload test-cpython
+# ---- statistics and options in real processes ----
+test-stats: all $(DBG_DIR)/libarenapool.a
+	@echo "== tests: environment variables, version and statistics output (API, debug, LD_PRELOAD, Memcheck)"
+	sh tests/preload/stats.sh $(REL_DIR)
+
+TEST_TARGETS += test-tsan test-preload test-cpython test-stats
 
 # ---- a larger OS page, simulated ----
 # ARENAPOOL_SIM_PAGE_SIZE makes the OS layer act as a kernel with 16 or

@@ -15,10 +15,34 @@
  * next call that reaches the page heap), and free address space beyond a
  * 32 MiB reserve is unmapped.  Every function is thread-safe; a
  * block may be freed by any thread.  The mp_* calls follow malloc's semantics
- * (errno, alignment, NULL handling); build/libarenapool_malloc.so offers them
- * as malloc & co. for LD_PRELOAD.  Under AddressSanitizer or Valgrind
- * Memcheck (found at run time) freed blocks are poisoned, so a use after
- * mp_free is reported; the thread caches are then off (a lock per call).
+ * (errno, alignment, NULL handling).
+ *
+ * The LD_PRELOAD library, libarenapool_malloc.so (installed next to
+ * libarenapool.so; give LD_PRELOAD its absolute path), puts this pool under an
+ * unmodified program: malloc, free, calloc, realloc, reallocarray, memalign,
+ * aligned_alloc, posix_memalign, valloc, pvalloc and malloc_usable_size with
+ * glibc's answers, and glibc's malloc_trim (mp_trim), mallinfo2 / mallinfo
+ * (mp_stats), malloc_stats (mp_stats_print on stderr), malloc_info (the same
+ * figures in glibc's XML) and mallopt (accepted, ignored).
+ *
+ * Environment, read once at start by the library and the LD_PRELOAD library
+ * alike; a value outside its list, or an unknown ARENAPOOL_* name, gets one
+ * warning line on stderr naming it, and the default stays:
+ *   variable                 values         effect
+ *   ARENAPOOL_MISUSE         abort|ignore   on a double or foreign free: report
+ *                                           and abort (default), or drop the
+ *                                           pointer (leak it) and go on
+ *   ARENAPOOL_THP            0|1            1: transparent huge pages for the
+ *                                           pool's regions (default 0)
+ *   ARENAPOOL_SHOW_STATS     0|1            1: mp_stats_print on stderr at exit
+ *   ARENAPOOL_VERBOSE        0|1            1: the version and every variable's
+ *                                           effective value on stderr at start
+ *   ARENAPOOL_SIM_PAGE_SIZE  16384|65536    tests only: behave as on an OS whose
+ *                                           page is that large
+ *
+ * Under AddressSanitizer or Valgrind Memcheck (found at run time) freed
+ * blocks are poisoned, so a use after mp_free is reported; the thread caches
+ * are then off (a lock per call).
  */
 #ifndef ARENAPOOL_MP_H
 #define ARENAPOOL_MP_H
@@ -53,12 +77,16 @@ void *mp_realloc(void *p, size_t size) MP__MALLOC_ATTR;
 void *mp_aligned_alloc(size_t align, size_t size) MP__MALLOC_ATTR;
 
 /* Release a block from any mp_* allocation call, from any thread.  NULL is a
- * no-op.  Every build reports a double, interior or foreign free and aborts. */
+ * no-op.  Every build reports a double free, a pointer inside a block and one
+ * mp never handed out ("arenapool: double free (ptr=0x...)") and aborts;
+ * ARENAPOOL_MISUSE=ignore drops the pointer instead. */
 void mp_free(void *p);
 
 /* mp_free for a block from mp_alloc/mp_calloc/mp_realloc when the caller
  * knows the size it asked for: skips the page-map lookup.  Not for aligned
- * blocks.  A wrong size is caught only on the slow path: it may corrupt the heap. */
+ * blocks.  A wrong size is caught by debug builds, and by release builds only
+ * when the free takes the slow path: otherwise the block is filed under the
+ * wrong size class and the heap is corrupted. */
 void mp_free_sized(void *p, size_t size);
 
 /* Bytes usable in the block p (>= the size asked for); 0 for NULL. */
@@ -81,6 +109,12 @@ typedef struct mp_stats {
 
 /* Process-wide counters; approximate while other threads allocate. */
 void mp_stats(mp_stats_t *out);
+
+/* Write a summary to file descriptor fd (2 for stderr): the mp_stats figures,
+ * the peak of bytes in use, the OS calls made (mmap, munmap, madvise, mremap,
+ * mprotect) and each size class's blocks in use and cached.  Uses write(2)
+ * and a fixed buffer, never malloc.  0, or -1 with errno from write. */
+int mp_stats_print(int fd);
 
 #ifdef __cplusplus
 }

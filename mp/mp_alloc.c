@@ -1,10 +1,11 @@
 /*
  * mp_alloc.c - the public mp_* entry points: argument checks (once, at the
  * entry, as musl does), routing between the inline thread-cache fast paths,
- * size classes above 8 KiB, aligned classes and large mappings, plus realloc,
- * usable size, trim and stats.  The misuse checks live below: the hint in
- * the inline paths (mp_internal.h), the confirmation in the thread cache and
- * central levels, the report in mp_misuse.c.
+ * size classes above 8 KiB, aligned blocks and large blocks (page-heap
+ * spans, mp_large.c), plus realloc, usable size, trim and stats.  The misuse
+ * checks live below: the hint in the inline paths (mp_internal.h), the
+ * confirmation in the thread cache and central levels, the report in
+ * mp_misuse.c.
  *
  * The malloc override (mp_override.c) calls the same hidden helpers, so the
  * two front ends cannot drift apart.

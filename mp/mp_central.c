@@ -313,6 +313,7 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
         out[j - 1] = t;
     }
     c->out += k;
+    mp__stats_note((ptrdiff_t)(k * mp__class_size[cls]));
     UNLOCK(cls);
     if (plan.n && MP__LOAD(&populate_ok))
         run_faults(&plan); /* outside the lock: the objects are the caller's now */
@@ -379,6 +380,7 @@ void mp__central_release(size_t cls, void *const *objs, size_t n)
     central_t *c = central_get(cls);
     LOCK(cls);
     c->out -= n;
+    mp__stats_note(-(ptrdiff_t)(n * mp__class_size[cls]));
     size_t room = c->cap - c->nstack, m = n < room ? n : room;
     memcpy(c->stack + c->nstack, objs, m * sizeof *objs);
     c->nstack += m;
@@ -419,6 +421,16 @@ void mp__central_totals(size_t *out_bytes, size_t *cached_bytes)
     }
     *out_bytes = out;
     *cached_bytes = cached;
+}
+
+/* Class cls alone: objects out of central, and objects cached in it. */
+void mp__central_class(size_t cls, size_t *out, size_t *cached)
+{
+    central_t *c = central_get(cls);
+    LOCK(cls);
+    *out = c->out;
+    *cached = c->span_free + c->nstack;
+    UNLOCK(cls);
 }
 
 /* ---- fork ---- */

@@ -273,12 +273,21 @@ mp_span_t *mp__large_find(const void *p, size_t *cls) AP__HIDDEN;
  * by moving its pages.  The new address, or NULL (block unchanged). */
 void *mp__large_resize(mp_span_t *s, size_t size) AP__HIDDEN;
 
+/* ---- Statistics (mp_stats.c; counts from mp_central.c, mp_thread_cache.c) ---- */
+
+/* Bytes out of the central lists changed by `small_bytes` (large ones are
+ * in mp__stat_large): keeps the high-water mark mp_stats_print reports. */
+void mp__stats_note(ptrdiff_t small_bytes) AP__HIDDEN;
+void mp__central_class(size_t cls, size_t *out, size_t *cached) AP__HIDDEN;
+void mp__tcache_counts(size_t counts[MP_NUM_CLASSES]) AP__HIDDEN;
+
 /* ---- Thread cache (mp_thread_cache.c) ---- */
 
 /* A thread's cache of one class: a stack of pointers.  Why an array and not
  * a list through the objects: a pop then reads no object memory (a list pop
  * loads the next pointer from the object, a dependent cache miss when the
- * objects were freed long ago or in random order), a push writes none, and a
+ * objects were freed long ago or in random order), a push writes only the free
+ * key into the block's second word (the double-free check), and a
  * batch moves to or from the central level as one memcpy. */
 typedef struct mp_bin {
     void **slots;   /* objects in slots[0 .. count); capacity >= max */

@@ -37,6 +37,7 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
         return NULL;
     }
     MP__ADD(&mp__stat_large, s->npages << MP_PAGE_SHIFT);
+    mp__stats_note(0);
     void *p = (void *)(s->page << MP_PAGE_SHIFT);
     if (AP__UNLIKELY(ap__checker()))
         mp__checker_large_alloc(p, s->npages << MP_PAGE_SHIFT);
@@ -90,9 +91,10 @@ static void *adjust(mp_span_t *s, size_t old)
     /* Pages added in place or by a move may carry a freed block's poison. */
     if (AP__UNLIKELY(ap__checker()))
         mp__checker_large_alloc((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
-    if (s->npages > old)
+    if (s->npages > old) {
         MP__ADD(&mp__stat_large, (s->npages - old) << MP_PAGE_SHIFT);
-    else
+        mp__stats_note(0);
+    } else
         MP__SUB(&mp__stat_large, (old - s->npages) << MP_PAGE_SHIFT);
     return (void *)(s->page << MP_PAGE_SHIFT);
 }

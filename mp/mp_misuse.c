@@ -39,8 +39,7 @@ void mp__misuse(const char *what, const void *p)
 {
     int policy = __atomic_load_n(&misuse_policy, __ATOMIC_RELAXED);
     if (policy == 0) {
-        const char *e = ap__os_getenv("ARENAPOOL_MISUSE");
-        policy = e && strcmp(e, "ignore") == 0 ? 2 : 1;
+        policy = ap__options()->misuse_ignore ? 2 : 1;
         __atomic_store_n(&misuse_policy, policy, __ATOMIC_RELAXED);
     }
     if (policy == 2)

@@ -7,17 +7,21 @@
  * a non-power-of-two alignment up (EINVAL only beyond SIZE_MAX/2+1),
  * posix_memalign returns EINVAL for an alignment that is not a power-of-two
  * multiple of sizeof(void *), valloc/pvalloc align to the page, errors set
- * errno to ENOMEM; malloc_trim, mallinfo2, mallinfo and mallopt answer for
+ * errno to ENOMEM; malloc_trim, mallinfo2, mallinfo, malloc_stats,
+ * malloc_info and mallopt answer for
  * mp's heap.  Nothing here calls malloc (the pool only maps pages), so
  * nothing recurses; every state starts zeroed or lazily, so calls before
  * main work; fork safety is registered with the first thread cache.
  */
 #include "mp_internal.h"
 
+#include "ap_out.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,6 +168,62 @@ MP__EXPORT struct mallinfo mallinfo(void)
     mi.fordblks = CLAMP(m2.fordblks);
 #undef CLAMP
     return mi;
+}
+
+/* mp_stats_print on stderr, where glibc prints its own arenas' figures. */
+MP__EXPORT void malloc_stats(void)
+{
+    (void)mp_stats_print(2);
+}
+
+/* One "<name> ... />" XML element: <tag attr1="v1" attr2="v2"/>. */
+static void xml_elem(ap_out_t *o, const char *open, const char *a1, size_t v1, const char *a2, size_t v2)
+{
+    ap__out_str(o, open);
+    ap__out_str(o, a1);
+    ap__out_str(o, "=\"");
+    ap__out_u(o, v1, 0);
+    ap__out_str(o, "\"");
+    if (a2) {
+        ap__out_str(o, " ");
+        ap__out_str(o, a2);
+        ap__out_str(o, "=\"");
+        ap__out_u(o, v2, 0);
+        ap__out_str(o, "\"");
+    }
+    ap__out_str(o, "/>\n");
+}
+
+/* mp's figures in glibc's XML layout (one heap; the element names glibc
+ * uses, so tools that read it find them): options must be 0 (EINVAL).  Why
+ * the file descriptor when there is one: stdio would allocate the stream's
+ * buffer on a first write, through the allocator being reported on. */
+MP__EXPORT int malloc_info(int options, FILE *fp)
+{
+    if (options != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    mp_stats_t st;
+    mp_stats(&st);
+    ap_out_t o = {.len = 0};
+    ap__out_str(&o, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n</sizes>\n");
+    xml_elem(&o, "<total type=\"rest\" ", "count", 0, "size", st.cached);
+    xml_elem(&o, "<system type=\"current\" ", "size", st.mapped, NULL, 0);
+    xml_elem(&o, "<aspace type=\"total\" ", "size", st.mapped, NULL, 0);
+    ap__out_str(&o, "</heap>\n");
+    xml_elem(&o, "<total type=\"mmap\" ", "count", 0, "size", st.large);
+    xml_elem(&o, "<total type=\"in_use\" ", "count", 0, "size", st.in_use);
+    xml_elem(&o, "<system type=\"current\" ", "size", st.mapped, NULL, 0);
+    xml_elem(&o, "<aspace type=\"total\" ", "size", st.mapped, NULL, 0);
+    ap__out_str(&o, "</malloc>\n");
+    int fd = fileno(fp);
+    if (fd >= 0 && fflush(fp) == 0) {
+        if (ap__out_flush(&o, fd) != 0)
+            return -1;
+        return 0;
+    }
+    return fwrite(o.buf, 1, o.len, fp) == o.len ? 0 : -1;
 }
 
 /* Accepted and ignored (returns 1, success): glibc's tunables (M_ARENA_MAX,

@@ -509,8 +509,7 @@ static int thp_wanted = -1; /* -1 until read */
 static bool thp_on(void)
 {
     if (thp_wanted < 0) {
-        const char *e = ap__os_getenv("ARENAPOOL_THP");
-        thp_wanted = e && e[0] == '1';
+        thp_wanted = ap__options()->thp;
     }
     return thp_wanted;
 }

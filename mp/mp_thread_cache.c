@@ -394,6 +394,16 @@ size_t mp__tcache_bytes(void)
     return bytes;
 }
 
+/* counts[cls] += objects of class cls in every live thread cache. */
+void mp__tcache_counts(size_t counts[MP_NUM_CLASSES])
+{
+    pthread_mutex_lock(&reg_lock);
+    for (mp_tcache_t *tc = reg_live; tc; tc = tc->next)
+        for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
+            counts[cls] += MP__LOAD(&tc->bins[cls].count);
+    pthread_mutex_unlock(&reg_lock);
+}
+
 /* ---- fork ---- */
 
 /* Why every lock: the child has one thread; a lock another thread held at the

@@ -17,6 +17,7 @@
 #define AP_OS_H
 
 #include "ap_build.h"
+#include "ap_options.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -81,7 +82,16 @@ int ap__os_protect_rw(void *p, size_t size) AP__HIDDEN;
 _Noreturn void ap__os_fatal(const char *what, const char *name1, const void *p1,
                             const char *name2, const void *p2) AP__HIDDEN;
 
+/* Calls made to the OS's memory functions since start (relaxed counters, for
+ * ARENAPOOL_SHOW_STATS and mp_stats_print): mmap, munmap, madvise, mremap,
+ * mprotect.  Failed calls count too. */
+typedef struct ap_os_calls {
+    uint64_t mmap, munmap, madvise, mremap, mprotect;
+} ap_os_calls_t;
+void ap__os_calls(ap_os_calls_t *out) AP__HIDDEN;
+
 /* The value of environment variable `name` (non-NULL), or NULL when unset.
+ * The ARENAPOOL_* variables are read through ap__options() (ap_options.h).
  * Reads environ in place: never allocates, so it is safe before the first
  * malloc and inside one.  The string belongs to the environment; callers read
  * it once and keep their decision (a later setenv is not seen). */

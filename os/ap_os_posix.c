@@ -15,6 +15,7 @@
 #endif
 #include "ap_os.h"
 #include "ap_checker.h"
+#include "ap_out.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -37,19 +38,27 @@
 static _Atomic size_t page_size_cache;
 static _Atomic size_t sim_page; /* ARENAPOOL_SIM_PAGE_SIZE, 0 when off */
 
-/* ARENAPOOL_SIM_PAGE_SIZE: 16384 or 65536 (a power of two above the real
- * page and at most 1 MiB).  Anything else leaves the real page. */
+/* ARENAPOOL_SIM_PAGE_SIZE (ap_options.c checks it is 16384 or 65536): used
+ * only when above the real page.  Anything else leaves the real page. */
 static size_t sim_page_from_env(size_t real)
 {
-    const char *e = getenv("ARENAPOOL_SIM_PAGE_SIZE");
-    if (e == NULL || *e == 0)
-        return 0;
-    size_t v = 0;
-    for (; *e >= '0' && *e <= '9' && v < ((size_t)1 << 40); e++)
-        v = v * 10 + (size_t)(*e - '0');
-    if (*e != 0 || v <= real || v > ((size_t)1 << 20) || (v & (v - 1)) != 0)
-        return 0;
-    return v;
+    size_t v = ap__options()->sim_page_size;
+    return v > real ? v : 0;
+}
+
+/* ---- System call counts ---- */
+
+/* Why relaxed: counters for a report, ordered with nothing. */
+static _Atomic uint64_t n_mmap, n_munmap, n_madvise, n_mremap, n_mprotect;
+#define COUNT(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+
+void ap__os_calls(ap_os_calls_t *out)
+{
+    out->mmap = atomic_load_explicit(&n_mmap, memory_order_relaxed);
+    out->munmap = atomic_load_explicit(&n_munmap, memory_order_relaxed);
+    out->madvise = atomic_load_explicit(&n_madvise, memory_order_relaxed);
+    out->mremap = atomic_load_explicit(&n_mremap, memory_order_relaxed);
+    out->mprotect = atomic_load_explicit(&n_mprotect, memory_order_relaxed);
 }
 
 size_t ap__os_page_size(void)
@@ -104,13 +113,18 @@ static int raw_map(size_t size, void **out)
     int saved = errno;
     size_t sim = (ap__os_page_size(), atomic_load_explicit(&sim_page, memory_order_relaxed));
     size_t extra = sim ? sim : 0; /* a simulated page: over-map, keep an aligned piece */
+    COUNT(n_mmap);
     void *p = mmap(NULL, size + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED && extra) {
         uintptr_t base = (uintptr_t)p, al = (base + sim - 1) & ~(uintptr_t)(sim - 1);
-        if (al > base)
+        if (al > base) {
+            COUNT(n_munmap);
             munmap(p, al - base);
-        if (base + extra > al)
+        }
+        if (base + extra > al) {
+            COUNT(n_munmap);
             munmap((void *)(al + size), base + extra - al);
+        }
         p = (void *)al;
     }
     errno = saved;
@@ -149,10 +163,14 @@ int ap__os_map_aligned(size_t size, size_t align, void **out)
     uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
     size_t head = aligned - base;
     size_t tail = align - head;
-    if (head)
+    if (head) {
+        COUNT(n_munmap);
         munmap(raw, head);
-    if (tail)
+    }
+    if (tail) {
+        COUNT(n_munmap);
         munmap((void *)(aligned + size), tail);
+    }
     /* Under a simulated page raw is aligned to it, so head and tail are too. */
     *out = (void *)aligned;
     return 0;
@@ -165,6 +183,7 @@ int ap__os_unmap(void *p, size_t size)
     sim_check(p, size, "munmap of a range not aligned to the OS page");
     ap__unmapping(p, size);
     int saved = errno;
+    COUNT(n_munmap);
     int rc = munmap(p, size);
     int err = errno;
     errno = saved;
@@ -178,6 +197,7 @@ static int advise(void *p, size_t size, int advice)
         return EINVAL;
     sim_check(p, size, "madvise of a range not aligned to the OS page");
     int saved = errno;
+    COUNT(n_madvise);
     int rc = madvise(p, size, advice);
     int err = errno;
     errno = saved;
@@ -208,6 +228,7 @@ int ap__os_move(void *from, size_t size, void *to)
         return ENOMEM;
     ap__unmapping(from, size);
     int saved = errno;
+    COUNT(n_mremap);
     void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
     int err = errno;
     errno = saved;
@@ -232,6 +253,7 @@ static int protect(void *p, size_t size, int prot)
 {
     sim_check(p, size, "mprotect of a range not aligned to the OS page");
     int saved = errno;
+    COUNT(n_mprotect);
     int rc = mprotect(p, size, prot);
     int err = errno;
     errno = saved;
@@ -288,6 +310,26 @@ _Noreturn void ap__os_fatal(const char *what, const char *name1, const void *p1,
     ssize_t ignored = write(2, buf, at);
     (void)ignored;
     abort();
+}
+
+int ap__out_flush(ap_out_t *o, int fd)
+{
+    int saved = errno, err = 0;
+    size_t at = 0;
+    while (at < o->len) {
+        ssize_t n = write(fd, o->buf + at, o->len - at);
+        if (n > 0)
+            at += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+    }
+    o->len = 0;
+    errno = saved;
+    return err;
 }
 
 /* ---- Environment and clock ---- */

@@ -17,7 +17,9 @@
  * slabs' callbacks run newest first, so the one running is for the newest slab.
  * With a memory checker present (ap_checker.h) the inline paths are routed
  * here and freed slots are poisoned (see open_hot).
- * Used by programs through pool.h; uses only the public arena API.
+ * Used by programs through pool.h; uses the public arena API plus the hooks
+ * arena.h keeps for pools (arena__debug_alive, arena__debug_reserve,
+ * arena__debug_track, ARENA__KIND_POOL and the poisoning macros).
  */
 #include "pool.h"
 #include "ap_checker.h"

@@ -2,7 +2,7 @@
  * test_mp.c - the memory pool's API on one thread: sizes at and around every
  * class boundary, 0 and 1, 256 KiB +- 1, huge and overflowing sizes,
  * alignments up to 64 KiB, realloc in place and moved, usable size, free_sized,
- * stats, trim, the large-mapping cache, the size-class table itself, and the
+ * stats, trim, reuse of freed large blocks, the size-class table itself, and the
  * debug build's misuse aborts.
  */
 #include <criterion/criterion.h>

@@ -346,6 +346,7 @@ static void check_no_huge_pages(const char *env)
         setenv("ARENAPOOL_THP", env, 1);
     else
         unsetenv("ARENAPOOL_THP");
+    ap__options_reread(); /* read once at start: see the change */
     size_t n;
     void **v = fill_heap((size_t)36 << 20, &n);
     int first = advised_huge(v[0]), last = advised_huge(v[n - 1]);
@@ -364,6 +365,7 @@ Test(mp_heap, thp_env_zero_turns_huge_pages_off) { check_no_huge_pages("0"); }
 Test(mp_heap, thp_env_one_asks_from_the_first_region)
 {
     setenv("ARENAPOOL_THP", "1", 1);
+    ap__options_reread();
     if (!thp_visible())
         cr_skip_test("MADV_HUGEPAGE is not taken or not shown here");
     void *p = mp_alloc(4 * KiB);

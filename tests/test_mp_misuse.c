@@ -39,6 +39,7 @@ static int run_child(misuse_fn fn, int ignore, char *out, size_t cap)
             setenv("ARENAPOOL_MISUSE", "ignore", 1);
         else
             unsetenv("ARENAPOOL_MISUSE");
+        ap__options_reread(); /* read once at start: see the change */
         fn();
         _exit(0);
     }

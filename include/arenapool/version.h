@@ -11,7 +11,7 @@
 /* Semantic versioning: MAJOR is also the shared library's soname number
  * (libarenapool.so.MAJOR); before 1.0 a MINOR change may break the API. */
 #define ARENAPOOL_VERSION_MAJOR 0
-#define ARENAPOOL_VERSION_MINOR 1
+#define ARENAPOOL_VERSION_MINOR 2
 #define ARENAPOOL_VERSION_PATCH 0
 
 /* "MAJOR.MINOR.PATCH", built from the numbers above so the two cannot disagree. */
@@ -24,5 +24,18 @@
 /* One number that orders versions: 0.1.0 -> 100, 1.2.3 -> 10203. */
 #define ARENAPOOL_VERSION_NUMBER                                                     \
     (ARENAPOOL_VERSION_MAJOR * 10000 + ARENAPOOL_VERSION_MINOR * 100 + ARENAPOOL_VERSION_PATCH)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ARENAPOOL_VERSION_NUMBER of the library the program runs with (the shared
+ * library or LD_PRELOAD malloc actually loaded), to compare with the one it
+ * was compiled against. */
+int arenapool_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -82,7 +82,7 @@ static void scopes(void)
     arena_destroy(a);
 }
 
-/* Pools: the issue's loop (alloc 100, write, free 100 in order), frees out of
+/* Pools: a loop (alloc 100, write, free 100 in order), frees out of
  * order, spills past the hot array, calloc, reset, rewind past slabs. */
 static void pools(void)
 {

@@ -1,7 +1,8 @@
 /* consumer.c - a program built only from what `make install` put in DESTDIR,
  * through pkg-config (run.sh) or find_package(arenapool) (cmake/), with the
  * headers in their installed form.  EXPECT_VERSION is the version the build
- * system reported, which must be the headers' own. */
+ * system reported, which must be the headers' own, and the library it runs
+ * with must say the same (arenapool_version). */
 #include <arenapool/arena.h>
 #include <arenapool/mp.h>
 #include <arenapool/pool.h>
@@ -28,6 +29,10 @@ int main(void)
     ok = ok && b && mp_usable_size(b) >= 100;
     mp_free(b);
 
+    if (arenapool_version() != ARENAPOOL_VERSION_NUMBER) {
+        printf("consumer: the library is %d, the headers %d\n", arenapool_version(), ARENAPOOL_VERSION_NUMBER);
+        ok = 0;
+    }
 #ifdef EXPECT_VERSION
     if (strcmp(ARENAPOOL_VERSION, EXPECT_VERSION) != 0) {
         printf("consumer: headers say %s, the build system %s\n", ARENAPOOL_VERSION, EXPECT_VERSION);
