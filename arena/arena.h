@@ -182,17 +182,6 @@ size_t arena_cache_bytes(void);
 void *arena__alloc_slow(arena_t *a, size_t size, size_t align);
 void *arena__alloc_checked(arena_t *a, size_t size);
 
-#if ARENAPOOL_DEBUG
-/* Debug builds keep a registry of live arenas and pools, so that a handle whose
- * memory is gone (destroyed, or ended with its arena) is reported without being
- * read.  track: 0 or ENOMEM (live) / always 0 (dead).  Private. */
-#define ARENA__KIND_ARENA 1u
-#define ARENA__KIND_POOL 2u
-int arena__debug_track(const void *h, unsigned kind, int live);
-int arena__debug_alive(const void *h, unsigned kind);
-int arena__debug_reserve(void);
-#endif
-
 /* `size` bytes aligned to ARENA_ALIGN, valid until the arena is rewound past
  * them, reset or destroyed.  size 0 gives a valid, possibly shared pointer.
  * NULL + ENOMEM when the arena cannot grow (max_bytes, mmap failure). */

@@ -18,10 +18,12 @@
  * With a memory checker present (ap_checker.h) the inline paths are routed
  * here and freed slots are poisoned (see open_hot).
  * Used by programs through pool.h; uses the public arena API plus the hooks
- * arena.h keeps for pools (arena__debug_alive, arena__debug_reserve,
- * arena__debug_track, ARENA__KIND_POOL and the poisoning macros).
+ * arena_shared.h keeps for pools (arena__debug_alive, arena__debug_reserve,
+ * arena__debug_track, ARENA__KIND_POOL) and the poisoning macros of
+ * ap_checker.h.
  */
 #include "pool.h"
+#include "arena_shared.h"
 #include "ap_checker.h"
 #include "ap_os.h"
 
