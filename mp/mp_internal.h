@@ -293,9 +293,12 @@ typedef struct mp_bin {
     void **slots;   /* objects in slots[0 .. count); capacity >= max */
     uint32_t count; /* objects held (stats read it: relaxed stores) */
     uint32_t max;   /* push inline while count < max; 0 = always the slow path */
+    uint64_t divc;  /* mp__class_divc of the class: the free check's multiply
+                     * reads it beside count and max, one line, no table */
+    uint64_t pad;
 } mp_bin_t;
 
-_Static_assert(sizeof(mp_bin_t) == 16, "mp__class_binoff holds class * 16");
+_Static_assert(sizeof(mp_bin_t) == 32, "mp__class_binoff holds class * 32");
 
 typedef struct mp_tcache {
     mp_bin_t bins[MP_NUM_CLASSES]; /* bins[0] has max 0: "not small" */
@@ -409,8 +412,8 @@ MP__INLINE void *mp__pop(mp_bin_t *b, size_t cls)
  * no scaling; the class is recovered from it only on the slow path), a TLS
  * load, the pop, the key cleared.  Sizes above 8 KiB take mp__alloc_big
  * (still no lock while the thread cache has objects).  With mp__free_inline:
- * mp_alloc + mp_free 56 instructions (bench/results/instr.md, make
- * bench-instr), 41 with MP_FAST_CHECKS=0. */
+ * mp_alloc + mp_free 62 instructions (make bench-instr), 45 with
+ * MP_FAST_CHECKS=0. */
 MP__INLINE void *mp__alloc_inline(size_t size)
 {
     if (AP__UNLIKELY(size > MP_SMALL_INDEXED))
@@ -452,12 +455,13 @@ MP__INLINE void mp__free_class(void *p, size_t cls)
     mp__push(b, n, p);
 }
 
-/* free(): page-map lookup (two dependent loads) giving the class and the
- * page's place in its span, a check that p starts an object and holds no
- * free key, then the push.  Budget: ~37 instructions with the ret (mp_free),
- * no atomics, one unlikely branch to the slow path and one for the checks
- * (the compiler may split it in two).  The checks, with the key mp__pop
- * clears, are 15 of the 56 of mp_alloc + mp_free. */
+/* free(): page-map lookup (two dependent loads, the root index clamped so
+ * an address above 48 bits reads the empty leaf) giving the class and the
+ * page's place in its span, a check that p starts an object and does not
+ * hold its free key, then the push.  Budget: ~41 instructions with the ret
+ * (mp_free), no atomics, one unlikely branch to the slow path and one for
+ * the checks (the compiler may split it in two).  The checks, with the key
+ * mp__pop clears, are 17 of the 62 of mp_alloc + mp_free. */
 MP__INLINE void mp__free_inline(void *p)
 {
     uint32_t m = mp__meta_at(p);
@@ -469,12 +473,17 @@ MP__INLINE void mp__free_inline(void *p)
         return;
     }
 #if MP_FAST_CHECKS
-    if (AP__UNLIKELY(!mp__small_ok(p, m))) {
+    /* mp__small_ok, with the divisor from the bin (loaded with it) */
+    uintptr_t key = mp__key(p);
+    uint64_t off = (m & ~0xFFu) | ((uintptr_t)p & (MP_PAGE_SIZE - 1)), c = b->divc;
+    if (AP__UNLIKELY((int)(off * c >= c) | (int)(((const uintptr_t *)p)[1] == key))) {
         mp__free_suspect(p, m);
         return;
     }
+    ((uintptr_t *)p)[1] = key;
 #endif
-    mp__push(b, n, p);
+    b->slots[n] = p;
+    MP__STORE(&b->count, n + 1);
 }
 
 #endif /* ARENAPOOL_MP_INTERNAL_H */

@@ -157,6 +157,7 @@ static mp_tcache_t *tc_create(void)
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         tc->bins[cls].slots = store;
         tc->bins[cls].max = START_MAX;
+        tc->bins[cls].divc = mp__class_divc[cls];
         store += bin_cap[cls];
     }
     pthread_mutex_lock(&reg_lock);
