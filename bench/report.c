@@ -319,6 +319,11 @@ static const char *heading(int w)
                  "xmalloc-like: 2 threads, %s batches of 128 blocks each, freed by whichever thread takes them",
                  num(p->xmalloc_batches));
         break;
+    case W_OS_LARGE:
+        snprintf(b, sizeof b,
+                 "malloc-large-like: %s blocks of 5-25 MiB, each written whole and replacing one of 20 live ones",
+                 num(p->os_large_n));
+        break;
     case W_PY_PYMALLOC:
         snprintf(b, sizeof b, "python3 churn script, %s steps, under LD_PRELOAD, pymalloc (CPU time)", py_steps);
         break;
@@ -394,6 +399,7 @@ static const target_t targets[] = {
     {"10", W_OS_TRIM, T_RSS_END, "mp", "glibc", 16, "RSS after free + trim <= glibc + 16 MiB (MiB above glibc)"},
     {"10", W_OS_REALLOC, T_TIME_LE, "mp", "glibc", 2, "realloc growth 1 -> 512 MiB: time <= 2x glibc"},
     {"10", W_OS_CALLOC, T_TIME_LE, "mp", "glibc", 1, "2 000 calloc'd blocks of 5-25 MiB: time <= glibc"},
+    {"20", W_OS_LARGE, T_TIME_LE, "mp", "glibc", 1.2, "malloc-large-like, 5-25 MiB blocks: time <= 1.2x glibc"},
     {"10", W_OS_RLIMIT, T_FIT, "mp", "glibc", 1, "RLIMIT_AS: as many MiB fit after frees as under glibc"},
 };
 #define NT (sizeof targets / sizeof targets[0])

@@ -205,10 +205,10 @@ mp_span_t *mp__page_lookup(const void *p, uint8_t *state, bool *start) AP__HIDDE
 /* Mark pages [from, to) of small span s with its class in the page map
  * (caller holds the span's class lock). */
 void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to) AP__HIDDEN;
-/* Make [p, p+size) (page-heap pages of a live block) read as zero: whole OS
- * pages inside it are dropped, the bytes at its ends that share an OS page
- * with a neighbour are cleared.  0 or errno (nothing dropped). */
-int mp__page_zero(void *p, size_t size) AP__HIDDEN;
+/* Make [p, p+size) (a live block's bytes, at its start, from resident free
+ * pages) read as zero, by a clear or a drop of its pages, whichever what is
+ * resident makes cheaper (see mp_page_heap.c). */
+void mp__page_clear(void *p, size_t size) AP__HIDDEN;
 /* Large span s: make it npages long in place, shrinking (the tail goes back
  * to the heap) or growing into a free neighbour.  false: s unchanged. */
 bool mp__page_resize(mp_span_t *s, size_t npages) AP__HIDDEN;

@@ -153,17 +153,24 @@ uint64_t mp__now_ms(void)
  * more than a small program needs (an untouched page costs address space, not
  * memory).  Free pages stay resident while a program is busy (a loop that
  * frees and reallocates its working set must not pay a page fault per page
- * each time, which is what an eager madvise costs), but pages idle for
- * MP_DECAY_MS go back to the OS at the next page-heap call, and never more
- * than MP_RETAIN_BYTES stay resident.  Free address space beyond
- * MP_VA_RESERVE is unmapped, so a program's VmSize falls after it frees, and
- * a process under RLIMIT_AS can map elsewhere what the heap no longer uses. */
+ * each time, which is what an eager madvise costs).  How much stays follows
+ * the program's recent use, as glibc's dynamic mmap threshold and tcmalloc
+ * do: up to 3/4 of the recent peak of bytes in use (at least MP_RETAIN_FLOOR),
+ * where the peak decays towards what is in use now, halving the difference
+ * every MP_PEAK_HALF_MS.  So a program that cycles 5-25 MiB blocks keeps the
+ * pages it will need again, and one that shrank for good soon holds little.
+ * Pages idle for MP_DECAY_MS go back to the OS at the next page-heap call
+ * whatever the limit, trim gives back everything, and so does a failed map
+ * before it is retried.  Free address space beyond MP_VA_RESERVE is unmapped,
+ * so a program's VmSize falls after it frees, and a process under RLIMIT_AS
+ * can map elsewhere what the heap no longer uses. */
 #define MP_BUCKETS 128
 #define MP_GROW_PAGES ((size_t)256)
 #define MP_REGION_ALIGN ((size_t)2 << 20)
-#define MP_RETAIN_BYTES ((size_t)32 << 20)
+#define MP_RETAIN_FLOOR ((size_t)32 << 20)
+#define MP_PEAK_HALF_MS 1000u
 #define MP_VA_RESERVE ((size_t)32 << 20)
-#define MP_DECAY_MS 250u
+#define MP_DECAY_MS 1000u
 
 _Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_REGION_ALIGN == 0, "regions hold whole huge pages");
 
@@ -180,6 +187,9 @@ static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static mp_span_t *free_lists[3][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
 static size_t free_committed; /* bytes in touched (resident) free spans */
 static size_t free_total;     /* bytes in all free spans: address space held, unused */
+static size_t heap_used;      /* bytes in spans handed out (small spans, large blocks) */
+static size_t peak_used;      /* recent peak of heap_used, decaying towards it */
+static uint64_t peak_stamp;   /* when peak_used last decayed */
 static uint64_t last_decay;
 
 #if ARENAPOOL_DEBUG >= 3
@@ -328,9 +338,33 @@ static int zero_range(void *p, size_t size)
     return 0;
 }
 
-int mp__page_zero(void *p, size_t size)
+static uint64_t last_clear; /* when a large block of reused pages was last cleared (ms) */
+
+/* Why by what is resident: clearing a resident page costs a write of it,
+ * dropping it costs a page fault later for every page the program touches
+ * (and a fault costs far more than a write).  So pages mostly resident are
+ * cleared, pages mostly not are dropped (no fault for pages never touched,
+ * as in a sparse table).  A program that callocs big blocks of reused pages
+ * again and again (twice within MP_DECAY_MS) gets them cleared whatever is
+ * resident: the first clear faults them in, and from then on they stay
+ * resident and each calloc costs only the write, as under glibc, instead of
+ * a fault for every page it reads after each drop. */
+void mp__page_clear(void *p, size_t size)
 {
-    return zero_range(p, size);
+    const size_t small = (size_t)1 << 20;
+    if (size < small) {
+        memset(p, 0, size);
+        return;
+    }
+    uint64_t now = mp__now_ms(), prev = MP__LOAD(&last_clear);
+    MP__STORE(&last_clear, now);
+    bool loop = prev != 0 && now - prev < MP_DECAY_MS;
+    uintptr_t lo = os_round_up((uintptr_t)p), hi = os_round_down((uintptr_t)p + size);
+    size_t resident = 0;
+    if (!loop && hi > lo && ap__os_resident((void *)lo, hi - lo, &resident) == 0 && resident < (hi - lo) / 2 &&
+        zero_range(p, size) == 0)
+        return;
+    memset(p, 0, size);
 }
 
 /* Give free span s's address space back to the OS.  false (s untouched) when
@@ -385,13 +419,16 @@ static size_t give_back(mp_span_t *s, size_t reserve)
     return decommit(s);
 }
 
-/* Release touched free spans idle since before `older_than` (ms), longest
- * lists first, until at most `keep` bytes stay resident. */
-static size_t release(uint64_t older_than, size_t keep, size_t reserve)
+/* Release touched free spans idle since before `older_than` (ms) until at
+ * most `keep` bytes stay resident: shortest lists first when `short_first`,
+ * else longest first.  Why shortest first over the limit: long runs of
+ * resident pages are what a program cycling large blocks reuses, while
+ * short leftovers fit few requests. */
+static size_t release(uint64_t older_than, size_t keep, size_t reserve, bool short_first)
 {
     size_t released = 0;
     for (size_t b = 0; b <= MP_BUCKETS && free_committed > keep; b++) {
-        size_t bucket = b == 0 ? 0 : MP_BUCKETS + 1 - b; /* longest first */
+        size_t bucket = short_first ? (b == MP_BUCKETS ? 0 : b + 1) : b == 0 ? 0 : MP_BUCKETS + 1 - b;
         mp_span_t *s = free_lists[SPAN_TOUCHED][bucket];
         while (s && free_committed > keep) {
             mp_span_t *next = s->next;
@@ -437,14 +474,47 @@ static size_t unmap_excess(size_t reserve)
     return released;
 }
 
+/* The recent peak decays: the gap to what is in use now halves every
+ * MP_PEAK_HALF_MS. */
+static void peak_decay(uint64_t now)
+{
+    uint64_t halves = (now - peak_stamp) / MP_PEAK_HALF_MS;
+    if (halves == 0)
+        return;
+    peak_stamp = now;
+    size_t gap = peak_used > heap_used ? peak_used - heap_used : 0;
+    peak_used = heap_used + (halves >= 64 ? 0 : gap >> halves);
+}
+
+static void note_used(void)
+{
+    if (heap_used > peak_used)
+        peak_used = heap_used;
+}
+
+/* Resident free bytes the heap keeps: 3/4 of the recent peak in use.  Why
+ * that much: a program cycling large blocks of varied sizes leaves holes
+ * between its live blocks, and a new block fits one only if enough are
+ * kept (glibc keeps them all); at half the peak, mimalloc-bench's
+ * malloc-large still faulted in 2.5x glibc's pages, at 3/4 as many. */
+static size_t retain_limit(void)
+{
+    size_t l = peak_used / 4 * 3;
+    return l > MP_RETAIN_FLOOR ? l : MP_RETAIN_FLOOR;
+}
+
 static void maybe_release(void)
 {
-    if (free_committed > MP_RETAIN_BYTES)
-        release(UINT64_MAX, MP_RETAIN_BYTES / 2, MP_VA_RESERVE);
     uint64_t now = mp__now_ms();
+    peak_decay(now);
+    size_t limit = retain_limit();
+    /* Why down to three quarters: a program at its limit would otherwise
+     * give back a span at nearly every free. */
+    if (free_committed > limit)
+        release(UINT64_MAX, limit - limit / 4, MP_VA_RESERVE, true);
     if (now - last_decay >= MP_DECAY_MS / 4) {
         last_decay = now;
-        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE);
+        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE, false);
     }
     if (free_total > MP_VA_RESERVE)
         unmap_excess(MP_VA_RESERVE);
@@ -560,9 +630,83 @@ static mp_span_t *spare_take(mp_span_t **sp)
  * last a small span takes; a second free of that block then still finds a
  * free span there and is reported, instead of freeing a small block that
  * happens to start at the same address. */
+/* No resident span holds n pages: a resident one of more than MP_BUCKETS
+ * pages that does with the unbacked free span beside it.  Why: a program
+ * cycling blocks of varied sizes frees one and asks for a somewhat larger
+ * one; without this it would take unbacked pages elsewhere and fault in all
+ * of them, while the resident pages next to them wait to decay.  The joined
+ * span is taken whole or not at all (take_joined); NULL when none fits. */
+static mp_span_t *find_joined(size_t n, mp_span_t **other)
+{
+    for (mp_span_t *s = free_lists[SPAN_TOUCHED][0]; s; s = s->next) {
+        mp_span_t *t = span_of_page(s->page + s->npages);
+        if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed != SPAN_TOUCHED &&
+            t->page == s->page + s->npages && s->npages + t->npages >= n) {
+            *other = t;
+            return s;
+        }
+        t = span_of_page(s->page - 1);
+        if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed != SPAN_TOUCHED &&
+            t->page + t->npages == s->page && s->npages + t->npages >= n) {
+            *other = t;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Take the pages of touched span s and, of its unbacked neighbour t, those
+ * that make n (the rest of t stays free).  Both listed; s comes out detached
+ * and still touched: its pages are part resident, part not. */
+static void take_joined(mp_span_t *s, mp_span_t *t, size_t n)
+{
+    uint8_t st = t->committed;
+    size_t need = n > s->npages ? n - s->npages : 0;
+    take_free(s);
+    take_free(t);
+    if (t->page > s->page) { /* t after s: its first pages */
+        s->npages += need;
+        if (t->npages > need)
+            add_free(t, t->page + need, t->npages - need, st, t->stamp);
+        else
+            mp__span_delete(t);
+    } else { /* t before s: its last pages */
+        s->page -= need;
+        s->npages += need;
+        if (t->npages > need)
+            add_free(t, t->page, t->npages - need, st, t->stamp);
+        else
+            mp__span_delete(t);
+    }
+    if (st == SPAN_DECOMMITTED)
+        MP__ADD(&mp__stat_mapped, need << MP_PAGE_SHIFT); /* held again */
+}
+
+/* Take n pages aligned to `align` pages out of the heap (growing it when no
+ * free span fits); the pieces around them stay free.  Returns the span,
+ * detached, its pages not yet in the page map; *was: its commit state.
+ * high: from the free span's high end (small spans).  Why: large blocks come
+ * from the low end, so the first page of a large block just freed is the
+ * last a small span takes; a second free of that block then still finds a
+ * free span there and is reported, instead of freeing a small block that
+ * happens to start at the same address. */
 static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, uint8_t *was)
 {
-    mp_span_t *s = find_free(n, align);
+    mp_span_t *s = find_free(n, align), *t;
+    if ((!s || s->committed != SPAN_TOUCHED) && n > MP_BUCKETS && align == 1 && !high &&
+        (t = NULL, s = find_joined(n, &t)) != NULL) {
+        take_joined(s, t, n);
+        /* s may now be longer than n: its rest goes back below. */
+        uintptr_t start = s->page;
+        if (s->npages > n)
+            add_free(spare_take(sp), start + n, s->npages - n, SPAN_TOUCHED, s->stamp);
+        s->npages = n;
+        *was = SPAN_TOUCHED;
+        s->stamp = 0;
+        return s;
+    }
+    if (!s)
+        s = find_free(n, align);
     if (!s) {
         mp_span_t *r = spare_take(sp);
         if (grow(n, align, r) != 0) {
@@ -604,6 +748,17 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
     maybe_release();
     uint8_t was = SPAN_TOUCHED;
     mp_span_t *s = take_pages(n, align, cls != 0, sp, &was);
+    if (!s) {
+        /* Why retry: under RLIMIT_AS (or an overcommit limit) the map may
+         * fail only because free pages kept for reuse hold the room. */
+        release(UINT64_MAX, 0, 0, false);
+        unmap_excess(0);
+        s = take_pages(n, align, cls != 0, sp, &was);
+    }
+    if (s) {
+        heap_used += n << MP_PAGE_SHIFT;
+        note_used();
+    }
     if (s && cls) {
         s->cls = (uint8_t)cls;
         s->carved = s->marked = 0;
@@ -645,6 +800,7 @@ static void page_free_locked(mp_span_t *s)
     s->cls = 0;
     s->listed = 0;
     s->carved = s->marked = 0;
+    heap_used -= span_bytes(s);
     add_free(s, s->page, s->npages, SPAN_TOUCHED, mp__now_ms());
     maybe_release();
     HEAP_CHECK();
@@ -692,6 +848,7 @@ bool mp__page_resize(mp_span_t *s, size_t n)
         s->npages = n;
         set_bounds(s);
         add_free(r, s->page + n, tail, SPAN_TOUCHED, mp__now_ms());
+        heap_used -= tail << MP_PAGE_SHIFT;
         r = NULL;
         maybe_release();
     } else {
@@ -711,6 +868,8 @@ bool mp__page_resize(mp_span_t *s, size_t n)
             clear_bounds(s);
             s->npages = n;
             set_bounds(s);
+            heap_used += extra << MP_PAGE_SHIFT;
+            note_used();
         } else {
             ok = false;
         }
@@ -768,6 +927,8 @@ int mp__page_move(mp_span_t *s, size_t n)
     s->npages = n;
     set_bounds(s);
     MP__ADD(&mp__stat_mapped, bytes - old_bytes);
+    heap_used += span_bytes(s) - old_bytes;
+    note_used();
     if (pages > n) {
         add_free(r, s->page + n, pages - n, SPAN_FRESH, mp__now_ms());
         r = NULL;
@@ -784,7 +945,7 @@ size_t mp__page_trim(void)
     pthread_mutex_lock(&heap_lock);
     /* Why no reserve here: mp_trim (and malloc_trim) is a request to give
      * back everything free now, address space included. */
-    size_t released = release(UINT64_MAX, 0, 0);
+    size_t released = release(UINT64_MAX, 0, 0, false);
     released += unmap_excess(0);
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
