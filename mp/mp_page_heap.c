@@ -12,7 +12,10 @@
  * spans coalesce with free neighbours of the same commit state and are kept
  * in per-length lists per state: touched (resident), fresh (mapped, never
  * used) and decommitted (madvised away).  Beyond a small reserve, free
- * address space is unmapped.  Called by mp_central.c (under a class lock) and
+ * address space is unmapped.  No mmap, munmap or madvise of the heap's
+ * pages runs under heap_lock: spans to release are taken out of the lists
+ * and the page map under it and released after it (run_jobs), regions are
+ * mapped before it is taken and added after.  Called by mp_central.c and
  * mp_large.c; takes only its own locks (heap -> page-map leaves -> metadata).
  */
 #include "mp_internal.h"
@@ -367,56 +370,34 @@ void mp__page_clear(void *p, size_t size)
     memset(p, 0, size);
 }
 
-/* Give free span s's address space back to the OS.  false (s untouched) when
- * the OS refuses, as munmap may when splitting a mapping hits its limit, or
- * when s does not cover whole OS pages. */
-static bool unmap_span(mp_span_t *s)
+/* ---- Releases outside the lock ----
+ * Why: an munmap or madvise of megabytes takes long, and every thread that
+ * needs a span (or frees one) would wait behind it.  Under heap_lock a span
+ * to give back is only chosen and taken out of the free lists, the totals
+ * and the page map (so no one can take it or merge with it, and its address
+ * space is out of the map before it is unmapped: once unmapped, another
+ * thread's grow may map the range again at once); the OS calls run after the
+ * lock is dropped (run_jobs), and a decommitted span comes back into the
+ * lists as such.  A span the OS refuses comes back as it was. */
+
+enum { JOB_UNMAP = 1, JOB_DECOMMIT = 2 }; /* in mp_span_t.listed of a span in a job list */
+
+typedef struct jobs {
+    mp_span_t *head;
+} jobs_t;
+
+/* Take free span s (listed) out of the heap for release: unmapped when the
+ * heap holds more free address space than `reserve` and s covers whole OS
+ * pages, else decommitted.  Bytes it holds. */
+static size_t give_back(mp_span_t *s, size_t reserve, jobs_t *jobs)
 {
     size_t bytes = span_bytes(s);
-    if (!os_whole(s))
-        return false;
-    uint8_t was = s->committed;
-    /* Out of the page map before the address space goes: once unmapped, the
-     * range may be mapped again at once by another thread's grow. */
+    bool unmap = free_total > reserve && os_whole(s);
     take_free(s);
-    if (ap__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0) {
-        add_free(s, s->page, s->npages, was, s->stamp);
-        return false;
-    }
-    if (was != SPAN_DECOMMITTED)
-        MP__SUB(&mp__stat_mapped, bytes);
-    mp__span_delete(s);
-    return true;
-}
-
-/* Decommit a touched or fresh free span: it stays mapped, RSS falls. */
-static size_t decommit(mp_span_t *s)
-{
-    size_t bytes = span_bytes(s);
-    if (zero_range((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0)
-        return 0;
-    uint8_t was = s->committed;
-    list_remove(list_for(s), s);
-    clear_bounds(s);
-    if (was == SPAN_TOUCHED)
-        free_committed -= bytes;
-    MP__SUB(&mp__stat_mapped, bytes);
-    s->committed = SPAN_DECOMMITTED;
-    heap_insert(s);
+    s->listed = unmap ? JOB_UNMAP : JOB_DECOMMIT;
+    s->next = jobs->head;
+    jobs->head = s;
     return bytes;
-}
-
-/* Release a touched free span: unmap it when the heap holds more free
- * address space than its reserve, else keep the address space and drop the
- * pages.  Bytes that stopped counting as mapped. */
-static size_t give_back(mp_span_t *s, size_t reserve)
-{
-    if (free_total > reserve) {
-        size_t bytes = span_bytes(s);
-        if (unmap_span(s))
-            return bytes;
-    }
-    return decommit(s);
 }
 
 /* Release touched free spans idle since before `older_than` (ms) until at
@@ -424,52 +405,78 @@ static size_t give_back(mp_span_t *s, size_t reserve)
  * else longest first.  Why shortest first over the limit: long runs of
  * resident pages are what a program cycling large blocks reuses, while
  * short leftovers fit few requests. */
-static size_t release(uint64_t older_than, size_t keep, size_t reserve, bool short_first)
+static void release(uint64_t older_than, size_t keep, size_t reserve, bool short_first, jobs_t *jobs)
 {
-    size_t released = 0;
     for (size_t b = 0; b <= MP_BUCKETS && free_committed > keep; b++) {
         size_t bucket = short_first ? (b == MP_BUCKETS ? 0 : b + 1) : b == 0 ? 0 : MP_BUCKETS + 1 - b;
         mp_span_t *s = free_lists[SPAN_TOUCHED][bucket];
         while (s && free_committed > keep) {
             mp_span_t *next = s->next;
-            if (s->stamp <= older_than) {
-                size_t got = give_back(s, reserve);
-                if (got == 0)
-                    return released; /* the OS refuses: try again later */
-                released += got;
-            }
+            if (s->stamp <= older_than)
+                give_back(s, reserve, jobs);
             s = next;
         }
     }
-    return released;
 }
 
 /* Unmap unbacked (fresh or decommitted) free spans, longest first, while the
  * heap holds more than `reserve` free bytes.  Touched spans are left to the
- * decay.  Bytes that stopped counting as mapped. */
-static size_t unmap_excess(size_t reserve)
+ * decay. */
+static void unmap_excess(size_t reserve, jobs_t *jobs)
 {
     static const uint8_t states[2] = {SPAN_DECOMMITTED, SPAN_FRESH};
-    size_t released = 0;
     for (size_t b = 0; b <= MP_BUCKETS && free_total > reserve; b++) {
         size_t bucket = b == 0 ? 0 : MP_BUCKETS + 1 - b;
         for (size_t k = 0; k < 2 && free_total > reserve; k++) {
             mp_span_t *s = free_lists[states[k]][bucket];
             while (s && free_total > reserve) {
                 mp_span_t *next = s->next;
-                size_t bytes = span_bytes(s);
-                bool counted = s->committed != SPAN_DECOMMITTED;
-                if (!os_whole(s)) { /* partial OS pages: stays mapped, unbacked */
-                    s = next;
-                    continue;
-                }
-                if (!unmap_span(s))
-                    return released;
-                if (counted)
-                    released += bytes;
+                if (os_whole(s)) /* partial OS pages: stays mapped, unbacked */
+                    give_back(s, reserve, jobs);
                 s = next;
             }
         }
+    }
+}
+
+/* Make the OS calls of the jobs; call without heap_lock.  Bytes that
+ * stopped counting as mapped. */
+static size_t run_jobs(jobs_t *jobs)
+{
+    size_t released = 0;
+    mp_span_t *back = NULL; /* spans to list again: decommitted, or refused */
+    while (jobs->head) {
+        mp_span_t *s = jobs->head;
+        jobs->head = s->next;
+        size_t bytes = span_bytes(s);
+        void *p = (void *)(s->page << MP_PAGE_SHIFT);
+        uint8_t was = s->committed;
+        if (s->listed == JOB_UNMAP && ap__os_unmap(p, bytes) == 0) {
+            if (was != SPAN_DECOMMITTED) {
+                MP__SUB(&mp__stat_mapped, bytes);
+                released += bytes;
+            }
+            mp__span_delete(s);
+            continue;
+        }
+        if (was != SPAN_DECOMMITTED && zero_range(p, bytes) == 0) {
+            MP__SUB(&mp__stat_mapped, bytes);
+            released += bytes;
+            s->committed = SPAN_DECOMMITTED;
+        }
+        s->next = back;
+        back = s;
+    }
+    if (back) {
+        pthread_mutex_lock(&heap_lock);
+        while (back) {
+            mp_span_t *s = back;
+            back = s->next;
+            s->listed = 0;
+            add_free(s, s->page, s->npages, s->committed, s->stamp);
+        }
+        HEAP_CHECK();
+        pthread_mutex_unlock(&heap_lock);
     }
     return released;
 }
@@ -503,7 +510,7 @@ static size_t retain_limit(void)
     return l > MP_RETAIN_FLOOR ? l : MP_RETAIN_FLOOR;
 }
 
-static void maybe_release(void)
+static void maybe_release(jobs_t *jobs)
 {
     uint64_t now = mp__now_ms();
     peak_decay(now);
@@ -511,13 +518,13 @@ static void maybe_release(void)
     /* Why down to three quarters: a program at its limit would otherwise
      * give back a span at nearly every free. */
     if (free_committed > limit)
-        release(UINT64_MAX, limit - limit / 4, MP_VA_RESERVE, true);
+        release(UINT64_MAX, limit - limit / 4, MP_VA_RESERVE, true, jobs);
     if (now - last_decay >= MP_DECAY_MS / 4) {
         last_decay = now;
-        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE, false);
+        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE, false, jobs);
     }
     if (free_total > MP_VA_RESERVE)
-        unmap_excess(MP_VA_RESERVE);
+        unmap_excess(MP_VA_RESERVE, jobs);
 }
 
 /* Does free span s hold n pages starting on a multiple of `align` pages? */
@@ -568,31 +575,31 @@ static bool thp_on(void)
     return thp_wanted;
 }
 
-/* Map a new region for n pages aligned to `align` pages and add it to the
- * heap as a fresh free span, using the spare record r.  0 or ENOMEM. */
-static int grow(size_t n, size_t align, mp_span_t *r)
+/* Map a new region for n pages aligned to `align` pages, its page-map
+ * leaves reserved; called without heap_lock (the region is no one's until
+ * added).  *pages: its length.  0 or ENOMEM. */
+static int grow_map(size_t n, size_t align, void **mem, size_t *pages)
 {
-    size_t pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
-    size_t bytes = pages << MP_PAGE_SHIFT;
+    *pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
+    size_t bytes = *pages << MP_PAGE_SHIFT;
     size_t al = align << MP_PAGE_SHIFT;
-    void *mem;
-    if (ap__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, &mem) != 0)
+    if (ap__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, mem) != 0)
         return ENOMEM;
-    if (mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
-        ap__os_unmap(mem, bytes);
+    if (mp__pagemap_reserve((uintptr_t)*mem, bytes) != 0) {
+        ap__os_unmap(*mem, bytes);
         return ENOMEM;
     }
     if (thp_on())
-        (void)ap__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
+        (void)ap__os_hugepage(*mem, bytes); /* a hint: 4 KiB pages if refused */
     MP__ADD(&mp__stat_mapped, bytes);
-    add_free(r, (uintptr_t)mem >> MP_PAGE_SHIFT, pages, SPAN_FRESH, mp__now_ms());
     return 0;
 }
 
 /* Span records a carve may need: one for a grown region, one each for the
  * free pieces before and after the pages taken.  Taken before heap_lock so a
- * failure leaves the heap as it was. */
-#define SPARES 3
+ * failure leaves the heap as it was (a grow whose region another thread
+ * took first needs one more: spare_take gets it, heap -> metadata order). */
+#define SPARES 4
 
 static bool spares_get(mp_span_t **sp)
 {
@@ -619,11 +626,11 @@ static mp_span_t *spare_take(mp_span_t **sp)
             sp[i] = NULL;
             return r;
         }
-    return NULL; /* unreachable: SPARES covers a grow and a carve */
+    return mp__span_new(); /* a grow lost to another thread: one more */
 }
 
-/* Take n pages aligned to `align` pages out of the heap (growing it when no
- * free span fits); the pieces around them stay free.  Returns the span,
+/* Take n pages aligned to `align` pages out of the heap (NULL when no free
+ * span fits); the pieces around them stay free.  Returns the span,
  * detached, its pages not yet in the page map; *was: its commit state.
  * high: from the free span's high end (small spans).  Why: large blocks come
  * from the low end, so the first page of a large block just freed is the
@@ -682,8 +689,8 @@ static void take_joined(mp_span_t *s, mp_span_t *t, size_t n)
         MP__ADD(&mp__stat_mapped, need << MP_PAGE_SHIFT); /* held again */
 }
 
-/* Take n pages aligned to `align` pages out of the heap (growing it when no
- * free span fits); the pieces around them stay free.  Returns the span,
+/* Take n pages aligned to `align` pages out of the heap (NULL when no free
+ * span fits); the pieces around them stay free.  Returns the span,
  * detached, its pages not yet in the page map; *was: its commit state.
  * high: from the free span's high end (small spans).  Why: large blocks come
  * from the low end, so the first page of a large block just freed is the
@@ -707,14 +714,8 @@ static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, 
     }
     if (!s)
         s = find_free(n, align);
-    if (!s) {
-        mp_span_t *r = spare_take(sp);
-        if (grow(n, align, r) != 0) {
-            sp[0] = r; /* back to the caller's spares: nothing leaks */
-            return NULL;
-        }
-        s = find_free(n, align);
-    }
+    if (!s)
+        return NULL;
     take_free(s);
     uintptr_t start = high && align == 1 ? s->page + s->npages - n
                                          : (s->page + align - 1) & ~(uintptr_t)(align - 1);
@@ -741,18 +742,52 @@ static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, 
 static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
 {
     mp_span_t *sp[SPARES];
+    jobs_t jobs = {NULL};
     *unbacked = false;
     if (!spares_get(sp))
         return NULL;
     pthread_mutex_lock(&heap_lock);
-    maybe_release();
+    maybe_release(&jobs);
+    if (jobs.head) {
+        /* Released before the take: decommitted spans are back in the lists
+         * for it, and the room of unmapped ones is free for a grow. */
+        pthread_mutex_unlock(&heap_lock);
+        run_jobs(&jobs);
+        pthread_mutex_lock(&heap_lock);
+    }
     uint8_t was = SPAN_TOUCHED;
     mp_span_t *s = take_pages(n, align, cls != 0, sp, &was);
-    if (!s) {
-        /* Why retry: under RLIMIT_AS (or an overcommit limit) the map may
-         * fail only because free pages kept for reuse hold the room. */
-        release(UINT64_MAX, 0, 0, false);
-        unmap_excess(0);
+    /* Nothing fits: map a region outside the lock, add it, take from it.
+     * Why a few tries: another thread may take the new region first.  Why
+     * give everything back before the last: under RLIMIT_AS (or an
+     * overcommit limit) the map may fail only because free pages kept for
+     * reuse hold the room. */
+    for (int tries = 0; !s && tries < 4; tries++) {
+        pthread_mutex_unlock(&heap_lock);
+        run_jobs(&jobs);
+        void *mem;
+        size_t pages;
+        int err = grow_map(n, align, &mem, &pages);
+        if (err) {
+            pthread_mutex_lock(&heap_lock);
+            release(UINT64_MAX, 0, 0, false, &jobs);
+            unmap_excess(0, &jobs);
+            pthread_mutex_unlock(&heap_lock);
+            run_jobs(&jobs);
+            err = grow_map(n, align, &mem, &pages);
+        }
+        pthread_mutex_lock(&heap_lock);
+        if (err)
+            break;
+        mp_span_t *r = spare_take(sp);
+        if (!r) {
+            pthread_mutex_unlock(&heap_lock);
+            ap__os_unmap(mem, pages << MP_PAGE_SHIFT);
+            MP__SUB(&mp__stat_mapped, pages << MP_PAGE_SHIFT);
+            pthread_mutex_lock(&heap_lock);
+            break;
+        }
+        add_free(r, (uintptr_t)mem >> MP_PAGE_SHIFT, pages, SPAN_FRESH, mp__now_ms());
         s = take_pages(n, align, cls != 0, sp, &was);
     }
     if (s) {
@@ -772,6 +807,7 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
     }
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     spares_put(sp);
     *unbacked = was != SPAN_TOUCHED;
     return s;
@@ -787,7 +823,7 @@ mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
     return alloc_span(n, align, 0, zeroed);
 }
 
-static void page_free_locked(mp_span_t *s)
+static void page_free_locked(mp_span_t *s, jobs_t *jobs)
 {
     if (s->state == MP_SPAN_SMALL) {
         pagemap_set_class(s->page, s->npages, 0);
@@ -802,24 +838,28 @@ static void page_free_locked(mp_span_t *s)
     s->carved = s->marked = 0;
     heap_used -= span_bytes(s);
     add_free(s, s->page, s->npages, SPAN_TOUCHED, mp__now_ms());
-    maybe_release();
+    maybe_release(jobs);
     HEAP_CHECK();
 }
 
 void mp__page_free(mp_span_t *s)
 {
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
-    page_free_locked(s);
+    page_free_locked(s, &jobs);
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
 }
 
 bool mp__page_free_large(mp_span_t *s, const void *p)
 {
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
     bool ok = mp__span_at(p) == s && s->state == MP_SPAN_LARGE && (uintptr_t)p == s->page << MP_PAGE_SHIFT;
     if (ok)
-        page_free_locked(s);
+        page_free_locked(s, &jobs);
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     return ok;
 }
 
@@ -841,6 +881,7 @@ bool mp__page_resize(mp_span_t *s, size_t n)
     if (n < s->npages && !(r = mp__span_new()))
         return false;
     bool ok = true;
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
     if (n < s->npages) {
         size_t tail = s->npages - n;
@@ -850,7 +891,7 @@ bool mp__page_resize(mp_span_t *s, size_t n)
         add_free(r, s->page + n, tail, SPAN_TOUCHED, mp__now_ms());
         heap_used -= tail << MP_PAGE_SHIFT;
         r = NULL;
-        maybe_release();
+        maybe_release(&jobs);
     } else {
         size_t extra = n - s->npages;
         mp_span_t *next = span_of_page(s->page + s->npages);
@@ -876,6 +917,7 @@ bool mp__page_resize(mp_span_t *s, size_t n)
     }
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     mp__span_delete(r);
     return ok;
 }
@@ -933,23 +975,26 @@ int mp__page_move(mp_span_t *s, size_t n)
         add_free(r, s->page + n, pages - n, SPAN_FRESH, mp__now_ms());
         r = NULL;
     }
-    maybe_release();
+    jobs_t jobs = {NULL};
+    maybe_release(&jobs);
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     mp__span_delete(r);
     return 0;
 }
 
 size_t mp__page_trim(void)
 {
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
     /* Why no reserve here: mp_trim (and malloc_trim) is a request to give
      * back everything free now, address space included. */
-    size_t released = release(UINT64_MAX, 0, 0, false);
-    released += unmap_excess(0);
+    release(UINT64_MAX, 0, 0, false, &jobs);
+    unmap_excess(0, &jobs);
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
-    return released;
+    return run_jobs(&jobs);
 }
 
 void mp__page_totals(size_t *free_resident, size_t *free_all)
