@@ -9,9 +9,10 @@
  * in address order and taking them back touches no object memory.  Objects
  * that do not fit the transfer stack go back to their spans (found through
  * the page map); a span whose objects have all come back is returned to the
- * page heap.  Called by the thread caches (mp_thread_cache.c) and by trim;
- * calls the page heap while holding the class lock (lock order: central ->
- * page heap -> metadata).
+ * page heap.  Called by the thread caches (mp_thread_cache.c) and by trim.
+ * Calls that may reach the OS (a new span, a span given back) are made
+ * without the class lock; under it only page-map marks are written (lock
+ * order, where nested: central -> page heap -> metadata).
  */
 #include "mp_internal.h"
 
@@ -102,14 +103,11 @@ static size_t span_objects(const mp_span_t *s)
     return (s->npages << MP_PAGE_SHIFT) / mp__class_size[s->cls];
 }
 
-/* A new span for class cls, every object free.  Its pages are not touched
- * here: they become resident as its objects are handed out (span_take). */
-static mp_span_t *span_new(central_t *c, size_t cls)
+/* New span s (from mp__page_alloc, made without the class lock) joins
+ * class cls, every object free.  Its pages are not touched here: they
+ * become resident as its objects are handed out (span_take). */
+static void span_init(central_t *c, mp_span_t *s, bool unbacked)
 {
-    bool unbacked;
-    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls, &unbacked);
-    if (!s)
-        return NULL;
     s->backed = unbacked ? 0 : (uint32_t)(s->npages << MP_PAGE_SHIFT);
     c->nspans++;
     size_t n = span_objects(s);
@@ -122,7 +120,6 @@ static mp_span_t *span_new(central_t *c, size_t cls)
     s->used = 0;
     c->span_free += n;
     span_list_insert(c, s);
-    return s;
 }
 
 static size_t span_bytes_of(const mp_span_t *s)
@@ -227,7 +224,7 @@ static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n, fault_
  * objects inside one span's address range.  A span whose objects are all
  * back goes to the page heap, unless it is the class's only span (kept as a
  * spare so a class used for one object at a time does not churn pages). */
-static void spans_put(central_t *c, void *const *objs, size_t n)
+static void spans_put(central_t *c, void *const *objs, size_t n, mp_span_t **empty)
 {
     size_t i = 0, size = mp__class_size[c - centrals];
     while (i < n) {
@@ -264,8 +261,23 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
             span_list_remove(c, s);
             c->span_free -= s->nfree;
             c->nspans--;
-            mp__page_free(s);
+            s->next = *empty;
+            *empty = s;
         }
+    }
+}
+
+/* Give the spans spans_put emptied to the page heap.  Why after the class
+ * lock: the page heap may unmap or decommit pages (system calls), and the
+ * class's other threads must not wait for them.  The spans are no longer
+ * the class's, and only their objects' pages still name them. */
+static void spans_free(mp_span_t *empty)
+{
+    while (empty) {
+        mp_span_t *s = empty;
+        empty = s->next;
+        s->next = NULL;
+        mp__page_free(s);
     }
 }
 
@@ -287,8 +299,17 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
     fault_plan_t plan = {.n = 0};
     while (k < n) {
         mp_span_t *s = c->spans;
-        if (!s && !(s = span_new(c, cls)))
-            break;
+        if (!s) {
+            /* Why without the lock: a new span may need a new mapping, and
+             * the class's other threads must not wait for the system call. */
+            bool unbacked;
+            UNLOCK(cls);
+            s = mp__page_alloc(mp__class_pages[cls], cls, &unbacked);
+            LOCK(cls);
+            if (!s)
+                break;
+            span_init(c, s, unbacked);
+        }
         k += span_take(c, s, out + k, n - k, &plan);
     }
     /* Why reversed: the caller pops from the end, so objects then go out
@@ -371,9 +392,11 @@ void mp__central_release(size_t cls, void *const *objs, size_t n)
     size_t room = c->cap - c->nstack, m = n < room ? n : room;
     memcpy(c->stack + c->nstack, objs, m * sizeof *objs);
     c->nstack += m;
+    mp_span_t *empty = NULL;
     if (m < n)
-        spans_put(c, objs + m, n - m);
+        spans_put(c, objs + m, n - m, &empty);
     UNLOCK(cls);
+    spans_free(empty);
 }
 
 void mp__central_drain(void)
@@ -383,16 +406,19 @@ void mp__central_drain(void)
         LOCK(cls);
         size_t n = c->nstack;
         c->nstack = 0;
-        spans_put(c, c->stack, n);
+        mp_span_t *empty = NULL;
+        spans_put(c, c->stack, n, &empty);
         /* The spare kept by spans_put goes too. */
         mp_span_t *s = c->spans;
         if (s && s->next == NULL && s->used == 0) {
             span_list_remove(c, s);
             c->span_free -= s->nfree;
             c->nspans--;
-            mp__page_free(s);
+            s->next = empty;
+            empty = s;
         }
         UNLOCK(cls);
+        spans_free(empty);
     }
 }
 

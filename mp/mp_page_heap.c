@@ -564,15 +564,17 @@ static mp_span_t *find_free(size_t n, size_t align)
  * churn benchmark, bench/py_churn.py, runs slower with them).  glibc and
  * mimalloc leave them off by default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
  * that fill what they allocate and fault a lot. */
-static int thp_wanted = -1; /* -1 until read */
+static int thp_wanted = -1; /* -1 until read; read and set outside heap_lock */
 
 static bool thp_on(void)
 {
-    if (thp_wanted < 0) {
+    int w = MP__LOAD(&thp_wanted);
+    if (w < 0) {
         const char *e = ap__os_getenv("ARENAPOOL_THP");
-        thp_wanted = e && e[0] == '1';
+        w = e && e[0] == '1';
+        MP__STORE(&thp_wanted, w);
     }
-    return thp_wanted;
+    return w;
 }
 
 /* Map a new region for n pages aligned to `align` pages, its page-map

@@ -633,19 +633,22 @@ Test(mp, freed_large_blocks_stay_resident_up_to_the_recent_peak_then_decay)
     cr_assert_leq(st.cached, st0.cached + 2 * MiB + 64 * KiB, "cached %zu once idle", st.cached);
 }
 
-/* A program cycling large blocks of varied sizes (mimalloc-bench's
- * malloc-large): once warm, new blocks come from pages already resident, so
- * the page faults per cycle are a small part of the pages written. */
+/* A program cycling large blocks of varied sizes (as mimalloc-bench's
+ * malloc-large, scaled down so that a loaded machine still runs a cycle well
+ * within the idle decay period): once warm, new blocks come from pages
+ * already resident, so the page faults are a small part of the pages
+ * written.  16 live blocks of 2-10 MiB: the peak (~96 MiB) sets the limit,
+ * not the 32 MiB floor (a fixed 32 MiB cap faults in about half of them). */
 Test(mp, cycling_large_blocks_reuses_resident_pages)
 {
-    enum { LIVE = 8, CYCLES = 120 };
+    enum { LIVE = 16, CYCLES = 200 };
     char *live[LIVE] = {0};
     uint64_t r = 0x1A46E;
     long faults = 0;
     size_t written = 0;
     for (int i = 0; i < CYCLES; i++) {
         r = r * 6364136223846793005ull + 1442695040888963407ull;
-        size_t k = (size_t)(r >> 33) % LIVE, n = 5 * MiB + (size_t)(r >> 20) % (20 * MiB);
+        size_t k = (size_t)(r >> 33) % LIVE, n = 2 * MiB + (size_t)(r >> 20) % (8 * MiB);
         struct rusage a, b;
         getrusage(RUSAGE_SELF, &a);
         char *p = mp_alloc(n);
@@ -662,7 +665,7 @@ Test(mp, cycling_large_blocks_reuses_resident_pages)
     for (int k = 0; k < LIVE; k++)
         mp_free(live[k]);
     size_t pages = written / 4096;
-    cr_assert_lt((size_t)faults, pages / 5, "%ld page faults for %zu pages written once warm", faults, pages);
+    cr_assert_lt((size_t)faults, pages / 4, "%ld page faults for %zu pages written once warm", faults, pages);
 }
 
 /* ---- Debug-build misuse checks ---- */
