@@ -27,6 +27,8 @@ typedef struct central {
     size_t out;        /* objects handed out (to thread caches or callers) */
     size_t span_free;  /* objects free in spans (bits set) */
     size_t nspans;     /* spans the class holds (listed or full) */
+    size_t low;        /* fewest objects on the stack since the last decay pass */
+    uint64_t fetched;  /* when the stack last gave objects out (ms) */
     uint64_t magic;    /* offset * magic >> 40 = offset / size, exactly */
 } __attribute__((aligned(64))) central_t;
 
@@ -281,10 +283,75 @@ static void spans_free(mp_span_t *empty)
     }
 }
 
+/* ---- Decay ----
+ * Why: objects parked on a class's transfer stack (up to ~512 KiB a class)
+ * and the spare span a class keeps would otherwise go back only on trim, so
+ * a burst of threads that exit leaves tens of MiB resident for good.  Once a
+ * decay period has passed, the next call into this level (a thread cache's
+ * slow path, a large block) makes a pass over the classes: objects that sat
+ * on a stack the whole period (below its low-water mark, or all of them when
+ * nothing was taken from it) go back to their spans, an unused spare span
+ * goes too, and spans emptied so are given straight back to the OS (their
+ * pages have been idle that long).  No background thread: a process that
+ * makes no call keeps its memory until the next one, as with the page heap's
+ * decay. */
+
+#define DECAY_MS 1000u
+
+static uint64_t decay_now;  /* the clock at the last check (ms) */
+static uint64_t decay_last; /* when the last pass ran (ms) */
+static int decay_busy;      /* a pass is running */
+
+static void decay_class(size_t cls, uint64_t now)
+{
+    central_t *c = &centrals[cls];
+    mp_span_t *empty = NULL;
+    LOCK(cls);
+    size_t idle = now - c->fetched >= DECAY_MS ? c->nstack : c->low < c->nstack ? c->low : c->nstack;
+    if (idle) { /* the oldest objects lie at the bottom of the stack */
+        spans_put(c, c->stack, idle, &empty);
+        c->nstack -= idle;
+        memmove(c->stack, c->stack + idle, c->nstack * sizeof *c->stack);
+    }
+    c->low = c->nstack;
+    mp_span_t *s = c->spans;
+    if (s && s->next == NULL && s->used == 0 && c->nstack == 0 && now - c->fetched >= DECAY_MS) {
+        span_list_remove(c, s);
+        c->span_free -= s->nfree;
+        c->nspans--;
+        s->next = empty;
+        empty = s;
+    }
+    UNLOCK(cls);
+    while (empty) {
+        mp_span_t *e = empty;
+        empty = e->next;
+        e->next = NULL;
+        mp__page_free_idle(e);
+    }
+}
+
+void mp__central_decay(void)
+{
+    uint64_t now = mp__now_ms();
+    if (MP__LOAD(&decay_now) != now) /* a shared line: written once a tick */
+        MP__STORE(&decay_now, now);
+    if (now - MP__LOAD(&decay_last) < DECAY_MS || __atomic_exchange_n(&decay_busy, 1, __ATOMIC_ACQUIRE))
+        return;
+    if (now - MP__LOAD(&decay_last) >= DECAY_MS) {
+        MP__STORE(&decay_last, now);
+        pthread_once(&central_once, central_init);
+        for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
+            decay_class(cls, now);
+    }
+    __atomic_store_n(&decay_busy, 0, __ATOMIC_RELEASE);
+}
+
 /* ---- Fetch and release ---- */
 
 size_t mp__central_fetch(size_t cls, void **out, size_t n)
 {
+    mp__central_decay();
     central_t *c = central_get(cls);
     size_t k = 0;
     LOCK(cls);
@@ -294,6 +361,9 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
         k = c->nstack < n ? c->nstack : n;
         c->nstack -= k;
         memcpy(out, c->stack + c->nstack, k * sizeof *out);
+        if (c->nstack < c->low)
+            c->low = c->nstack;
+        c->fetched = MP__LOAD(&decay_now);
     }
     size_t from_spans = k;
     fault_plan_t plan = {.n = 0};
@@ -386,6 +456,7 @@ size_t mp__central_carved_class(const void *p, mp_span_t *s)
 
 void mp__central_release(size_t cls, void *const *objs, size_t n)
 {
+    mp__central_decay();
     central_t *c = central_get(cls);
     LOCK(cls);
     c->out -= n;

@@ -195,6 +195,9 @@ mp_span_t *mp__page_alloc(size_t npages, size_t cls, bool *unbacked) AP__HIDDEN;
 mp_span_t *mp__page_alloc_large(size_t npages, size_t align, bool *zeroed) AP__HIDDEN;
 /* Give a span to the heap: a small one with all objects back. */
 void mp__page_free(mp_span_t *s) AP__HIDDEN;
+/* The same for a span whose pages have been idle a decay period already:
+ * its pages go back to the OS at once. */
+void mp__page_free_idle(mp_span_t *s) AP__HIDDEN;
 /* Give large block s (starting at p) to the heap, checking under the heap
  * lock that it is still a live large block there; false (nothing changed)
  * when it is not, as when two threads free it at once. */
@@ -250,6 +253,10 @@ int mp__central_holds(size_t cls, const void *p) AP__HIDDEN;
  * starts an object already carved (a block handed out, or a free one), else
  * 0 after reporting the misuse. */
 size_t mp__central_carved_class(const void *p, mp_span_t *s) AP__HIDDEN;
+/* Once a decay period has passed since the last pass: objects idle on
+ * transfer stacks and unused spare spans go back (see mp_central.c).  Cheap
+ * otherwise (a clock read); called by the slow paths. */
+void mp__central_decay(void) AP__HIDDEN;
 /* Return every object held in transfer caches to its span (for trim). */
 void mp__central_drain(void) AP__HIDDEN;
 /* Objects out of central (handed to caches or users) and bytes cached in it. */
@@ -296,6 +303,8 @@ typedef struct mp_tcache {
     void **store;                  /* every bin's slots, carved at creation */
     size_t dyn_bytes;              /* list limits granted above the static ones */
     uint8_t spilled[MP_NUM_CLASSES]; /* list has overflowed since the last flush */
+    uint8_t active[MP_NUM_CLASSES];  /* list took a slow path since the last decay */
+    uint64_t decay_stamp;            /* when this cache last decayed (ms) */
 } mp_tcache_t;
 
 #if defined(__GNUC__) && (defined(__PIE__) || !defined(__PIC__))

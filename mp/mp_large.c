@@ -28,6 +28,7 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
         return NULL;
     }
     size_t align_pages = align > MP_PAGE_SIZE ? align >> MP_PAGE_SHIFT : 1;
+    mp__central_decay(); /* a slow path too: idle small objects decay here */
     /* Why at least one page: a zero-byte block still owns its address, so
      * the next block cannot start there. */
     mp_span_t *s = mp__page_alloc_large(pages_for(size), align_pages, zeroed);

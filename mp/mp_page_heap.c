@@ -825,7 +825,7 @@ mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
     return alloc_span(n, align, 0, zeroed);
 }
 
-static void page_free_locked(mp_span_t *s, jobs_t *jobs)
+static void page_free_locked(mp_span_t *s, jobs_t *jobs, bool idle)
 {
     if (s->state == MP_SPAN_SMALL) {
         pagemap_set_class(s->page, s->npages, 0);
@@ -839,7 +839,9 @@ static void page_free_locked(mp_span_t *s, jobs_t *jobs)
     s->listed = 0;
     s->carved = s->marked = 0;
     heap_used -= span_bytes(s);
-    add_free(s, s->page, s->npages, SPAN_TOUCHED, mp__now_ms());
+    add_free(s, s->page, s->npages, SPAN_TOUCHED, idle ? 0 : mp__now_ms());
+    if (idle && s->stamp == 0) /* not merged with pages freed lately */
+        give_back(s, MP_VA_RESERVE, jobs);
     maybe_release(jobs);
     HEAP_CHECK();
 }
@@ -848,7 +850,16 @@ void mp__page_free(mp_span_t *s)
 {
     jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
-    page_free_locked(s, &jobs);
+    page_free_locked(s, &jobs, false);
+    pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
+}
+
+void mp__page_free_idle(mp_span_t *s)
+{
+    jobs_t jobs = {NULL};
+    pthread_mutex_lock(&heap_lock);
+    page_free_locked(s, &jobs, true);
     pthread_mutex_unlock(&heap_lock);
     run_jobs(&jobs);
 }
@@ -859,7 +870,7 @@ bool mp__page_free_large(mp_span_t *s, const void *p)
     pthread_mutex_lock(&heap_lock);
     bool ok = mp__span_at(p) == s && s->state == MP_SPAN_LARGE && (uintptr_t)p == s->page << MP_PAGE_SHIFT;
     if (ok)
-        page_free_locked(s, &jobs);
+        page_free_locked(s, &jobs, false);
     pthread_mutex_unlock(&heap_lock);
     run_jobs(&jobs);
     return ok;

@@ -77,6 +77,28 @@ void mp__tcache_flush(void)
         flush_cache(tc);
 }
 
+/* Why decay: a thread that stops using a class keeps its list full until it
+ * exits or trims.  At a slow-path call, once a decay period has passed,
+ * each list that took no slow path in it gives half its objects back to the
+ * central level (which decays them further); a list in use refills in one
+ * batch.  A thread that makes no call at all keeps its cache: no other
+ * thread may touch its lists (the fast paths take no lock). */
+#define TC_DECAY_MS 1000u
+
+static void tc_decay(mp_tcache_t *tc)
+{
+    uint64_t now = mp__now_ms();
+    if (now - tc->decay_stamp < TC_DECAY_MS)
+        return;
+    tc->decay_stamp = now;
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
+        mp_bin_t *b = &tc->bins[cls];
+        if (!tc->active[cls] && b->count)
+            release_n(b, cls, b->count - b->count / 2);
+    }
+    memset(tc->active, 0, sizeof tc->active);
+}
+
 /* ---- Creation and thread exit ---- */
 
 static void tc_destructor(void *arg)
@@ -152,6 +174,7 @@ static mp_tcache_t *tc_create(void)
         return NULL;
     }
     tc->store = store;
+    tc->decay_stamp = mp__now_ms();
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         tc->bins[cls].slots = store;
         tc->bins[cls].max = START_MAX;
@@ -213,6 +236,8 @@ AP__NOINLINE void *mp__alloc_slow(size_t cls)
         }
         goto out;
     }
+    tc->active[cls] = 1;
+    tc_decay(tc);
     mp_bin_t *b = &tc->bins[cls];
     if (b->count) { /* a fresh cache may have been filled by a recursive call */
         MP__STORE(&b->count, b->count - 1);
@@ -353,6 +378,8 @@ static void push_slow(void *p, size_t cls)
         mp__central_release(cls, &p, 1);
         return;
     }
+    tc->active[cls] = 1;
+    tc_decay(tc);
     mp_bin_t *b = &tc->bins[cls];
     if (b->count < b->max) { /* a fresh cache: the fast path saw max 0 */
         b->slots[b->count] = p;

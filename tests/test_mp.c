@@ -11,6 +11,7 @@
 #include "mp_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -631,6 +632,79 @@ Test(mp, freed_large_blocks_stay_resident_up_to_the_recent_peak_then_decay)
     mp_free(q);
     mp_stats(&st);
     cr_assert_leq(st.cached, st0.cached + 2 * MiB + 64 * KiB, "cached %zu once idle", st.cached);
+}
+
+/* A burst of 8 threads that allocate and free mixed small blocks, then exit
+ * (their caches go to the central lists): once the decay period has passed,
+ * one more call gives the central lists' idle objects, the classes' spare
+ * spans and the pages under them back to the OS. */
+static void *burst_thread(void *arg)
+{
+    enum { N = 4000 };
+    void **v = malloc(N * sizeof *v);
+    cr_assert(v);
+    uint64_t r = (uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            size_t n = 16 + (size_t)(r >> 40) % 2000;
+            v[i] = mp_alloc(n);
+            cr_assert(v[i]);
+            memset(v[i], i, n);
+        }
+        for (int i = 0; i < N; i++)
+            mp_free(v[i]);
+    }
+    free(v);
+    return NULL;
+}
+
+Test(mp, caches_of_exited_threads_decay_after_the_period)
+{
+    pthread_t t[8];
+    for (uintptr_t i = 0; i < 8; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, burst_thread, (void *)(i + 1)), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    mp_stats_t burst, st;
+    mp_stats(&burst);
+    cr_assert_gt(burst.cached, 4 * MiB, "the burst left memory cached (%zu)", burst.cached);
+    __atomic_add_fetch(&mp__clock_skew_ms, 1500, __ATOMIC_RELAXED);
+    void *q = mp_alloc(300 * KiB); /* one more call, a slow path */
+    cr_assert(q);
+    mp_free(q);
+    mp_stats(&st);
+    cr_assert_lt(st.cached, MiB, "cached %zu after the decay period (%zu after the burst)", st.cached, burst.cached);
+    cr_assert_lt(st.mapped, burst.mapped / 2, "mapped %zu after the decay period (%zu after the burst)", st.mapped,
+                 burst.mapped);
+}
+
+/* A thread's own lists: a class that took no slow path for a whole decay
+ * period gives back half its list at the thread's next slow-path call; a
+ * class used in the period keeps it. */
+Test(mp, unused_thread_cache_lists_decay_at_the_next_slow_path)
+{
+    enum { N = 64 };
+    void *v[N];
+    for (int i = 0; i < N; i++)
+        cr_assert(v[i] = mp_alloc(48));
+    for (int i = 0; i < N; i++)
+        mp_free(v[i]);
+    size_t cls = mp__class_of(48);
+    uint32_t before = mp__tc->bins[cls].count;
+    cr_assert_gt(before, 8, "the list holds the freed blocks (%u)", before);
+    /* The first pass finds the class used in the period just ended. */
+    __atomic_add_fetch(&mp__clock_skew_ms, 1500, __ATOMIC_RELAXED);
+    void *q = mp_alloc(3000); /* another class: a slow path */
+    cr_assert(q);
+    cr_assert_eq(mp__tc->bins[cls].count, before, "a class used in the last period keeps its list");
+    __atomic_add_fetch(&mp__clock_skew_ms, 1500, __ATOMIC_RELAXED);
+    void *q2 = mp_alloc(5000); /* yet another class */
+    cr_assert(q2);
+    uint32_t after = mp__tc->bins[cls].count;
+    cr_assert_eq(after, before / 2, "list of the unused class: %u of %u left", after, before);
+    mp_free(q);
+    mp_free(q2);
 }
 
 /* A program cycling large blocks of varied sizes (as mimalloc-bench's
