@@ -409,6 +409,20 @@ static void release(uint64_t older_than, size_t keep, size_t reserve, bool short
 {
     for (size_t b = 0; b <= MP_BUCKETS && free_committed > keep; b++) {
         size_t bucket = short_first ? (b == MP_BUCKETS ? 0 : b + 1) : b == 0 ? 0 : MP_BUCKETS + 1 - b;
+        if (short_first && bucket == 0) {
+            /* The long spans share one list in no order: shortest first by
+             * a scan each (few spans are that long). */
+            for (;;) {
+                mp_span_t *best = NULL;
+                for (mp_span_t *t = free_lists[SPAN_TOUCHED][0]; t; t = t->next)
+                    if (t->stamp <= older_than && (!best || t->npages < best->npages))
+                        best = t;
+                if (!best || free_committed <= keep)
+                    break;
+                give_back(best, reserve, jobs);
+            }
+            continue;
+        }
         mp_span_t *s = free_lists[SPAN_TOUCHED][bucket];
         while (s && free_committed > keep) {
             mp_span_t *next = s->next;
@@ -516,9 +530,13 @@ static void maybe_release(jobs_t *jobs)
     peak_decay(now);
     size_t limit = retain_limit();
     /* Why down to three quarters: a program at its limit would otherwise
-     * give back a span at nearly every free. */
-    if (free_committed > limit)
-        release(UINT64_MAX, limit - limit / 4, MP_VA_RESERVE, true, jobs);
+     * give back a span at nearly every free.  Why never below the floor: a
+     * program cycling one block of up to the floor would lose it each time
+     * a second one joined it. */
+    if (free_committed > limit) {
+        size_t keep = limit - limit / 4 > MP_RETAIN_FLOOR ? limit - limit / 4 : MP_RETAIN_FLOOR;
+        release(UINT64_MAX, keep, MP_VA_RESERVE, true, jobs);
+    }
     if (now - last_decay >= MP_DECAY_MS / 4) {
         last_decay = now;
         release(now - MP_DECAY_MS, 0, MP_VA_RESERVE, false, jobs);
