@@ -302,10 +302,15 @@ typedef struct mp_tcache {
     struct mp_tcache *next, *prev; /* registry of live caches */
     void **store;                  /* every bin's slots, carved at creation */
     size_t dyn_bytes;              /* list limits granted above the static ones */
-    uint8_t spilled[MP_NUM_CLASSES]; /* list has overflowed since the last flush */
-    uint8_t active[MP_NUM_CLASSES];  /* list took a slow path since the last decay */
-    uint64_t decay_stamp;            /* when this cache last decayed (ms) */
+    uint64_t decay_stamp;          /* when this cache last decayed (ms) */
+    /* Per list: MP_TC_SPILLED, it has overflowed since the last flush;
+     * MP_TC_ACTIVE, it took a slow path since the last decay.  Bits of one
+     * byte, so the cache keeps its size rounded to 64 (and the lists'
+     * arrays carved after it keep their places). */
+    uint8_t flags[MP_NUM_CLASSES];
 } mp_tcache_t;
+
+enum { MP_TC_SPILLED = 1, MP_TC_ACTIVE = 2 };
 
 #if defined(__GNUC__) && (defined(__PIE__) || !defined(__PIC__))
 #define MP__TLS_IE __attribute__((tls_model("local-exec")))
