@@ -27,8 +27,6 @@ typedef struct central {
     size_t out;        /* objects handed out (to thread caches or callers) */
     size_t span_free;  /* objects free in spans (bits set) */
     size_t nspans;     /* spans the class holds (listed or full) */
-    size_t low;        /* fewest objects on the stack since the last decay pass */
-    uint64_t fetched;  /* when the stack last gave objects out (ms) */
     uint64_t magic;    /* offset * magic >> 40 = offset / size, exactly */
 } __attribute__((aligned(64))) central_t;
 
@@ -42,6 +40,11 @@ typedef struct central_lock {
 #define MAGIC_SHIFT 40
 
 static central_t centrals[MP_NUM_CLASSES];
+/* Decay state per class, under the class lock; apart from central_t, which
+ * stays one cache line: fewest objects on the stack since the last decay
+ * pass, and when the stack last gave objects out (ms). */
+static size_t stack_low[MP_NUM_CLASSES];
+static uint64_t stack_fetched[MP_NUM_CLASSES];
 static central_lock_t central_locks[MP_NUM_CLASSES];
 static pthread_once_t central_once = PTHREAD_ONCE_INIT;
 static void **stack_store; /* every class's stack; pages touched only when used */
@@ -307,15 +310,15 @@ static void decay_class(size_t cls, uint64_t now)
     central_t *c = &centrals[cls];
     mp_span_t *empty = NULL;
     LOCK(cls);
-    size_t idle = now - c->fetched >= DECAY_MS ? c->nstack : c->low < c->nstack ? c->low : c->nstack;
+    size_t idle = now - stack_fetched[cls] >= DECAY_MS ? c->nstack : stack_low[cls] < c->nstack ? stack_low[cls] : c->nstack;
     if (idle) { /* the oldest objects lie at the bottom of the stack */
         spans_put(c, c->stack, idle, &empty);
         c->nstack -= idle;
         memmove(c->stack, c->stack + idle, c->nstack * sizeof *c->stack);
     }
-    c->low = c->nstack;
+    stack_low[cls] = c->nstack;
     mp_span_t *s = c->spans;
-    if (s && s->next == NULL && s->used == 0 && c->nstack == 0 && now - c->fetched >= DECAY_MS) {
+    if (s && s->next == NULL && s->used == 0 && c->nstack == 0 && now - stack_fetched[cls] >= DECAY_MS) {
         span_list_remove(c, s);
         c->span_free -= s->nfree;
         c->nspans--;
@@ -361,9 +364,9 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
         k = c->nstack < n ? c->nstack : n;
         c->nstack -= k;
         memcpy(out, c->stack + c->nstack, k * sizeof *out);
-        if (c->nstack < c->low)
-            c->low = c->nstack;
-        c->fetched = MP__LOAD(&decay_now);
+        if (c->nstack < stack_low[cls])
+            stack_low[cls] = c->nstack;
+        stack_fetched[cls] = MP__LOAD(&decay_now);
     }
     size_t from_spans = k;
     fault_plan_t plan = {.n = 0};
