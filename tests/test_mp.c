@@ -680,8 +680,11 @@ Test(mp, caches_of_exited_threads_decay_after_the_period)
     mp_free(q);
     mp_stats(&st);
     cr_assert_lt(st.cached, MiB, "cached %zu after the decay period (%zu after the burst)", st.cached, burst.cached);
-    cr_assert_lt(st.mapped, burst.mapped / 2, "mapped %zu after the decay period (%zu after the burst)", st.mapped,
-                 burst.mapped);
+    /* What was cached went back to the OS, not only out of the caches (the
+     * caches' own arrays, one per thread alive at once, stay mapped). */
+    cr_assert_geq(burst.mapped - st.mapped, (burst.cached - st.cached) / 4 * 3,
+                  "mapped fell by %zu after the decay period, cached by %zu", burst.mapped - st.mapped,
+                  burst.cached - st.cached);
 }
 
 /* A thread's own lists: a class that took no slow path for a whole decay
