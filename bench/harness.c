@@ -75,6 +75,16 @@ const bench_workload_t bench_workloads[W_COUNT] = {
                   "alloc+free"},
     [W_XMALLOC] = {"7.7", "xmalloc", "xmalloc-like: 2 threads, batches of 128 blocks freed by whichever thread takes them",
                    "block"},
+    [W_OS_LARGE] = {"7.8", "os_large",
+                     "malloc-large-like: 20 slots, each block of 5-25 MiB replaced by a new one, written whole",
+                     "block", 3, 60},
+    [W_OS_LATENCY] = {"7.9", "os_latency",
+                       "latency: malloc+free pairs of 16 B-512 KiB timed one by one while another thread cycles "
+                       "8-32 MiB blocks (p99, max)",
+                       "pair", 3, 60},
+    [W_OS_IDLE] = {"7.10", "os_idle",
+                   "idle: 8 threads allocate and free, 4 exit and 4 go idle; RSS after a quiet 1.5 s and one call",
+                   "byte", 3, 60},
     [W_PY_PYMALLOC] = {"8a", "py_pymalloc", "python3 churn script under LD_PRELOAD, pymalloc (CPU time)", "run"},
     [W_PY_MALLOC] = {"8b", "py_malloc", "python3 churn script under LD_PRELOAD, PYTHONMALLOC=malloc (CPU time)",
                      "run"},
@@ -117,6 +127,9 @@ bench_params_t bench_params(int quick)
         .larson_ops = 400000,
         .larson_slots = 1000,
         .xmalloc_batches = 10000,
+        .os_large_n = 1000,
+        .latency_ops = 200000,
+        .idle_bytes = (size_t)32 << 20,
     };
     if (quick) {
         p.bulk_n = 4096, p.bulk_rounds = 2, p.min_ns = 1e6, p.bulk_warmup = 1;
@@ -132,6 +145,8 @@ bench_params_t bench_params(int quick)
         p.os_partial_n = 200, p.os_realloc_max = (size_t)16 << 20, p.os_calloc_n = 10;
         p.os_trim_bytes = (size_t)8 << 20, p.os_rlimit_fill = (size_t)32 << 20;
         p.larson_gens = 2, p.larson_ops = 5000, p.larson_slots = 200, p.xmalloc_batches = 100;
+        p.os_large_n = 40;
+        p.latency_ops = 5000, p.idle_bytes = (size_t)2 << 20;
     }
     return p;
 }

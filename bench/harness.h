@@ -43,6 +43,9 @@ enum {
     W_OS_RLIMIT,   /* 7.5 RLIMIT_AS: small blocks freed, then 1 MiB blocks + an mmap        */
     W_LARSON,      /* 7.6 larson-like server: slots replaced, threads handed on            */
     W_XMALLOC,     /* 7.7 xmalloc-like: batches allocated by one thread, freed by another  */
+    W_OS_LARGE,    /* 7.8 malloc-large-like: 20 slots of 5-25 MiB blocks replaced, written */
+    W_OS_LATENCY,  /* 7.9 malloc+free latency (p99, max) beside a thread cycling big blocks */
+    W_OS_IDLE,     /* 7.10 RSS after a burst of 8 threads (exited or idle) and a quiet second */
     W_PY_PYMALLOC, /* 8a  python3 churn script under LD_PRELOAD, pymalloc (bench/py_run.py) */
     W_PY_MALLOC,   /* 8b  the same with PYTHONMALLOC=malloc                                  */
     W_COUNT
@@ -91,6 +94,9 @@ typedef struct bench_params {
     size_t larson_ops;      /* replacements per thread per generation */
     size_t larson_slots;    /* slots per thread */
     size_t xmalloc_batches; /* 7.7 batches of 128 blocks per thread */
+    size_t os_large_n;      /* 7.8 blocks allocated (each replaces one of 20) */
+    size_t latency_ops;     /* 7.9 timed malloc+free pairs */
+    size_t idle_bytes;      /* 7.10 bytes each burst thread allocates (and frees) */
 } bench_params_t;
 
 bench_params_t bench_params(int quick);

@@ -331,6 +331,23 @@ static const char *heading(int w)
                  "xmalloc-like: 2 threads, %s batches of 128 blocks each, freed by whichever thread takes them",
                  num(p->xmalloc_batches));
         break;
+    case W_OS_LARGE:
+        snprintf(b, sizeof b,
+                 "malloc-large-like: %s blocks of 5-25 MiB, each written whole and replacing one of 20 live ones",
+                 num(p->os_large_n));
+        break;
+    case W_OS_LATENCY:
+        snprintf(b, sizeof b,
+                 "latency: %s malloc+free pairs of 16 B-512 KiB, each timed, while another thread cycles 8-32 MiB "
+                 "blocks (p99 and max in the last column)",
+                 num(p->latency_ops));
+        break;
+    case W_OS_IDLE:
+        snprintf(b, sizeof b,
+                 "idle: 8 threads each allocate and free %zu MiB of 16-4096 B blocks, 4 exit and 4 go idle; RSS "
+                 "after a quiet 1.5 s and one more call",
+                 mib(p->idle_bytes));
+        break;
     case W_PY_PYMALLOC:
         snprintf(b, sizeof b, "python3 churn script, %s steps, under LD_PRELOAD, pymalloc (CPU time)", py_steps);
         break;
@@ -348,8 +365,9 @@ static const char *heading(int w)
 
 /* T_RATIO: ref time / mine >= bar; T_TIME_LE: mine / ref <= bar; T_RSS: peak
  * RSS mine / ref <= bar; T_RSS_END: RSS at the end, mine - ref <= bar MiB;
- * T_FIT: bytes that fit (mapped) mine / ref >= bar. */
-enum { T_RATIO, T_FRAME_JITTER, T_MMAPS, T_RSS, T_TIME_LE, T_RSS_END, T_FIT };
+ * T_FIT: bytes that fit (mapped) mine / ref >= bar; T_P99_LE, T_MAX_LE: p99
+ * or max latency mine / ref <= bar. */
+enum { T_RATIO, T_FRAME_JITTER, T_MMAPS, T_RSS, T_TIME_LE, T_RSS_END, T_FIT, T_P99_LE, T_MAX_LE };
 
 typedef struct target {
     const char *group; /* which layer's goals (not printed): 2, 4 arena/pool, 3 mp, 10 mp and the OS */
@@ -410,6 +428,10 @@ static const target_t targets[] = {
     {"10", W_OS_TRIM, T_RSS_END, "mp", "glibc", 16, "RSS after free + trim <= glibc + 16 MiB (MiB above glibc)"},
     {"10", W_OS_REALLOC, T_TIME_LE, "mp", "glibc", 2, "realloc growth 1 -> 512 MiB: time <= 2x glibc"},
     {"10", W_OS_CALLOC, T_TIME_LE, "mp", "glibc", 1, "2 000 calloc'd blocks of 5-25 MiB: time <= glibc"},
+    {"20", W_OS_LARGE, T_TIME_LE, "mp", "glibc", 1.2, "malloc-large-like, 5-25 MiB blocks: time <= 1.2x glibc"},
+    {"20", W_OS_LATENCY, T_P99_LE, "mp", "glibc", 1.0, "malloc+free latency beside big-block traffic: p99 <= glibc"},
+    {"20", W_OS_LATENCY, T_MAX_LE, "mp", "glibc", 2.0, "malloc+free latency beside big-block traffic: max <= 2x glibc"},
+    {"20", W_OS_IDLE, T_RSS_END, "mp", "glibc", 8, "RSS after a burst of 8 threads and a quiet period <= glibc + 8 MiB"},
     {"10", W_OS_RLIMIT, T_FIT, "mp", "glibc", 1, "RLIMIT_AS: as many MiB fit after frees as under glibc"},
 };
 #define NT (sizeof targets / sizeof targets[0])
@@ -446,6 +468,17 @@ static verdict_t judge(const target_t *t)
         v.known = me->mmaps >= 0;
         v.value = (double)me->mmaps;
         v.met = me->mmaps == 0;
+        return v;
+    }
+    if (t->kind == T_P99_LE || t->kind == T_MAX_LE) {
+        const cell_t *o = get(t->w, t->vs);
+        double a = t->kind == T_P99_LE ? me->p99 : me->pmax, b = o ? (t->kind == T_P99_LE ? o->p99 : o->pmax) : 0;
+        if (!o || b <= 0)
+            return v;
+        v.known = 1;
+        v.value = a / b;
+        v.met = v.value <= t->bar;
+        snprintf(v.ref, sizeof v.ref, "%s", t->vs);
         return v;
     }
     if (t->kind == T_TIME_LE || t->kind == T_RSS_END || t->kind == T_FIT) {
@@ -535,7 +568,7 @@ static void write_targets(FILE *f)
                 snprintf(m, sizeof m, "%.2fx vs %s", v.value, v.ref);
             else if (t->kind == T_RSS || t->kind == T_FIT)
                 snprintf(m, sizeof m, "%.2f of %s", v.value, v.ref);
-            else if (t->kind == T_TIME_LE)
+            else if (t->kind == T_TIME_LE || t->kind == T_P99_LE || t->kind == T_MAX_LE)
                 snprintf(m, sizeof m, "%.2fx %s", v.value, v.ref);
             else if (t->kind == T_RSS_END)
                 snprintf(m, sizeof m, "%+.1f MiB vs %s", v.value, v.ref);
@@ -547,7 +580,7 @@ static void write_targets(FILE *f)
         char need[32];
         if (t->kind == T_RATIO || t->kind == T_FIT)
             snprintf(need, sizeof need, ">= %.2fx", t->bar);
-        else if (t->kind == T_TIME_LE)
+        else if (t->kind == T_TIME_LE || t->kind == T_P99_LE || t->kind == T_MAX_LE)
             snprintf(need, sizeof need, "<= %.2fx", t->bar);
         else if (t->kind == T_RSS_END)
             snprintf(need, sizeof need, "<= +%.0f MiB", t->bar);
@@ -613,10 +646,12 @@ static void write_md(FILE *f)
                 continue;
             char rss[32], mp[96] = "-";
             human(rss, sizeof rss, (double)x->rss_kb * 1024);
-            if (x->rss_end_med > 0) {
+            if (w == W_OS_LATENCY && x->p99 > 0) {
+                snprintf(mp, sizeof mp, "p99 %.1f us, max %.0f us", x->p99 / 1e3, x->pmax / 1e3);
+            } else if (x->rss_end_med > 0) {
                 char a[32];
                 human(a, sizeof a, x->rss_end_med * 1024);
-                snprintf(mp, sizeof mp, "RSS after trim: %s", a);
+                snprintf(mp, sizeof mp, "RSS %s: %s", w == W_OS_TRIM ? "after trim" : "at the end", a);
             } else if (x->mapped) {
                 char a[32], b[32];
                 human(a, sizeof a, (double)x->mapped);
@@ -698,6 +733,8 @@ static void write_json(FILE *f)
                     (unsigned long long)x->req);
             if (x->rss_end_med > 0)
                 fprintf(f, ", \"rss_end_kb\": %.0f", x->rss_end_med);
+            if (w == W_OS_LATENCY)
+                fprintf(f, ", \"p99_ns\": %.0f, \"max_ns\": %.0f", x->p99, x->pmax);
             if (w == W_FRAME)
                 fprintf(f, ", \"frame_cpu_p50_ns\": %.0f, \"frame_cpu_p99_ns\": %.0f, \"frame_cpu_max_ns\": %.0f, "
                            "\"frame_wall_p50_ns\": %.0f, \"frame_wall_p99_ns\": %.0f, "
@@ -739,7 +776,10 @@ static void fmt_ns(char *b, size_t n, double v)
 
 /* Rows whose result is memory, not time (peak RSS, RSS after trim, MiB that
  * fit): their ns/op would only mislead beside the others. */
-static int memory_result(int w) { return w == W_OS_PARTIAL || w == W_OS_TRIM || w == W_OS_RLIMIT; }
+static int memory_result(int w)
+{
+    return w == W_OS_PARTIAL || w == W_OS_TRIM || w == W_OS_RLIMIT || w == W_OS_LATENCY || w == W_OS_IDLE;
+}
 
 /* Rows that take seconds per operation (a whole python run). */
 static int seconds_result(int w) { return w == W_PY_PYMALLOC || w == W_PY_MALLOC; }

@@ -11,9 +11,9 @@
  * cache without locks or atomics; the cache trades batches with central free
  * lists, which carve spans of pages from a page heap over the OS layer.
  * Larger blocks are runs of pages from the same page heap; freed pages stay
- * resident for a while (at most 32 MiB; pages idle for 250 ms go back at the
- * next call that reaches the page heap), and free address space beyond a
- * 32 MiB reserve is unmapped.  Every function is thread-safe; a
+ * resident for a while (up to 3/4 of the recent peak in use, at least 32 MiB;
+ * pages idle for 1 s go back at the next call that reaches the page heap),
+ * and free address space beyond a 32 MiB reserve is unmapped.  Every function is thread-safe; a
  * block may be freed by any thread.  The mp_* calls follow malloc's semantics
  * (errno, alignment, NULL handling).
  *

@@ -47,16 +47,8 @@ void *mp_calloc(size_t n, size_t size)
     if (total > MP_MAX_SMALL) {
         bool zeroed;
         void *p = mp__large_alloc(total, 0, &zeroed);
-        if (p && !zeroed) {
-            /* Why drop the pages rather than clear them above 1 MiB: a block
-             * reused from freed pages would be written whole, and a program
-             * that touches a little of a big calloc'd buffer (a sparse table,
-             * a read buffer) would pay for every page; dropped pages read as
-             * zero and become resident only where written. */
-            size_t bytes = (total + MP_PAGE_SIZE - 1) & ~(MP_PAGE_SIZE - 1);
-            if (total < ((size_t)1 << 20) || mp__page_zero(p, bytes) != 0)
-                memset(p, 0, total);
-        }
+        if (p && !zeroed)
+            mp__page_clear(p, total);
         return p;
     }
     void *p = mp__alloc_inline(total);

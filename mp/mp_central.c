@@ -9,9 +9,10 @@
  * in address order and taking them back touches no object memory.  Objects
  * that do not fit the transfer stack go back to their spans (found through
  * the page map); a span whose objects have all come back is returned to the
- * page heap.  Called by the thread caches (mp_thread_cache.c) and by trim;
- * calls the page heap while holding the class lock (lock order: central ->
- * page heap -> metadata).
+ * page heap.  Called by the thread caches (mp_thread_cache.c) and by trim.
+ * Calls that may reach the OS (a new span, a span given back) are made
+ * without the class lock; under it only page-map marks are written (lock
+ * order, where nested: central -> page heap -> metadata).
  */
 #include "mp_internal.h"
 #include "mp_checker.h"
@@ -40,6 +41,11 @@ typedef struct central_lock {
 #define MAGIC_SHIFT 40
 
 static central_t centrals[MP_NUM_CLASSES];
+/* Decay state per class, under the class lock; apart from central_t, which
+ * stays one cache line: fewest objects on the stack since the last decay
+ * pass, and when the stack last gave objects out (ms). */
+static size_t stack_low[MP_NUM_CLASSES];
+static uint64_t stack_fetched[MP_NUM_CLASSES];
 static central_lock_t central_locks[MP_NUM_CLASSES];
 static pthread_once_t central_once = PTHREAD_ONCE_INIT;
 static void **stack_store; /* every class's stack; pages touched only when used */
@@ -103,14 +109,11 @@ static size_t span_objects(const mp_span_t *s)
     return (s->npages << MP_PAGE_SHIFT) / mp__class_size[s->cls];
 }
 
-/* A new span for class cls, every object free.  Its pages are not touched
- * here: they become resident as its objects are handed out (span_take). */
-static mp_span_t *span_new(central_t *c, size_t cls)
+/* New span s (from mp__page_alloc, made without the class lock) joins
+ * class cls, every object free.  Its pages are not touched here: they
+ * become resident as its objects are handed out (span_take). */
+static void span_init(central_t *c, mp_span_t *s, bool unbacked)
 {
-    bool unbacked;
-    mp_span_t *s = mp__page_alloc(mp__class_pages[cls], cls, &unbacked);
-    if (!s)
-        return NULL;
     if (AP__UNLIKELY(ap__checker()))
         mp__checker_span_new((void *)(s->page << MP_PAGE_SHIFT), s->npages << MP_PAGE_SHIFT);
     s->backed = unbacked ? 0 : (uint32_t)(s->npages << MP_PAGE_SHIFT);
@@ -125,7 +128,6 @@ static mp_span_t *span_new(central_t *c, size_t cls)
     s->used = 0;
     c->span_free += n;
     span_list_insert(c, s);
-    return s;
 }
 
 static size_t span_bytes_of(const mp_span_t *s)
@@ -238,7 +240,7 @@ static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n, fault_
  * objects inside one span's address range.  A span whose objects are all
  * back goes to the page heap, unless it is the class's only span (kept as a
  * spare so a class used for one object at a time does not churn pages). */
-static void spans_put(central_t *c, void *const *objs, size_t n)
+static void spans_put(central_t *c, void *const *objs, size_t n, mp_span_t **empty)
 {
     size_t i = 0, size = mp__class_size[c - centrals];
     while (i < n) {
@@ -275,15 +277,95 @@ static void spans_put(central_t *c, void *const *objs, size_t n)
             span_list_remove(c, s);
             c->span_free -= s->nfree;
             c->nspans--;
-            mp__page_free(s);
+            s->next = *empty;
+            *empty = s;
         }
     }
+}
+
+/* Give the spans spans_put emptied to the page heap.  Why after the class
+ * lock: the page heap may unmap or decommit pages (system calls), and the
+ * class's other threads must not wait for them.  The spans are no longer
+ * the class's, and only their objects' pages still name them. */
+static void spans_free(mp_span_t *empty)
+{
+    while (empty) {
+        mp_span_t *s = empty;
+        empty = s->next;
+        s->next = NULL;
+        mp__page_free(s);
+    }
+}
+
+/* ---- Decay ----
+ * Why: objects parked on a class's transfer stack (up to ~512 KiB a class)
+ * and the spare span a class keeps would otherwise go back only on trim, so
+ * a burst of threads that exit leaves tens of MiB resident for good.  Once a
+ * decay period has passed, the next call into this level (a thread cache's
+ * slow path, a large block) makes a pass over the classes: objects that sat
+ * on a stack the whole period (below its low-water mark, or all of them when
+ * nothing was taken from it) go back to their spans, an unused spare span
+ * goes too, and spans emptied so are given straight back to the OS (their
+ * pages have been idle that long).  No background thread: a process that
+ * makes no call keeps its memory until the next one, as with the page heap's
+ * decay. */
+
+#define DECAY_MS 1000u
+
+static uint64_t decay_now;  /* the clock at the last check (ms) */
+static uint64_t decay_last; /* when the last pass ran (ms) */
+static int decay_busy;      /* a pass is running */
+
+static void decay_class(size_t cls, uint64_t now)
+{
+    central_t *c = &centrals[cls];
+    mp_span_t *empty = NULL;
+    LOCK(cls);
+    size_t idle = now - stack_fetched[cls] >= DECAY_MS ? c->nstack : stack_low[cls] < c->nstack ? stack_low[cls] : c->nstack;
+    if (idle) { /* the oldest objects lie at the bottom of the stack */
+        spans_put(c, c->stack, idle, &empty);
+        c->nstack -= idle;
+        memmove(c->stack, c->stack + idle, c->nstack * sizeof *c->stack);
+    }
+    stack_low[cls] = c->nstack;
+    mp_span_t *s = c->spans;
+    if (s && s->next == NULL && s->used == 0 && c->nstack == 0 && now - stack_fetched[cls] >= DECAY_MS) {
+        span_list_remove(c, s);
+        c->span_free -= s->nfree;
+        c->nspans--;
+        s->next = empty;
+        empty = s;
+    }
+    UNLOCK(cls);
+    while (empty) {
+        mp_span_t *e = empty;
+        empty = e->next;
+        e->next = NULL;
+        mp__page_free_idle(e);
+    }
+}
+
+void mp__central_decay(void)
+{
+    uint64_t now = mp__now_ms();
+    if (MP__LOAD(&decay_now) != now) /* a shared line: written once a tick */
+        MP__STORE(&decay_now, now);
+    if (now - MP__LOAD(&decay_last) < DECAY_MS || __atomic_exchange_n(&decay_busy, 1, __ATOMIC_ACQUIRE))
+        return;
+    if (now - MP__LOAD(&decay_last) >= DECAY_MS) {
+        MP__STORE(&decay_last, now);
+        pthread_once(&central_once, central_init);
+        for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
+            decay_class(cls, now);
+    }
+    __atomic_store_n(&decay_busy, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- Fetch and release ---- */
 
 size_t mp__central_fetch(size_t cls, void **out, size_t n)
 {
+    mp__central_decay();
     central_t *c = central_get(cls);
     size_t k = 0;
     LOCK(cls);
@@ -293,13 +375,25 @@ size_t mp__central_fetch(size_t cls, void **out, size_t n)
         k = c->nstack < n ? c->nstack : n;
         c->nstack -= k;
         memcpy(out, c->stack + c->nstack, k * sizeof *out);
+        if (c->nstack < stack_low[cls])
+            stack_low[cls] = c->nstack;
+        stack_fetched[cls] = MP__LOAD(&decay_now);
     }
     size_t from_spans = k;
     fault_plan_t plan = {.n = 0};
     while (k < n) {
         mp_span_t *s = c->spans;
-        if (!s && !(s = span_new(c, cls)))
-            break;
+        if (!s) {
+            /* Why without the lock: a new span may need a new mapping, and
+             * the class's other threads must not wait for the system call. */
+            bool unbacked;
+            UNLOCK(cls);
+            s = mp__page_alloc(mp__class_pages[cls], cls, &unbacked);
+            LOCK(cls);
+            if (!s)
+                break;
+            span_init(c, s, unbacked);
+        }
         k += span_take(c, s, out + k, n - k, &plan);
     }
     /* Why reversed: the caller pops from the end, so objects then go out
@@ -377,6 +471,7 @@ size_t mp__central_carved_class(const void *p, mp_span_t *s)
 
 void mp__central_release(size_t cls, void *const *objs, size_t n)
 {
+    mp__central_decay();
     central_t *c = central_get(cls);
     LOCK(cls);
     c->out -= n;
@@ -384,9 +479,11 @@ void mp__central_release(size_t cls, void *const *objs, size_t n)
     size_t room = c->cap - c->nstack, m = n < room ? n : room;
     memcpy(c->stack + c->nstack, objs, m * sizeof *objs);
     c->nstack += m;
+    mp_span_t *empty = NULL;
     if (m < n)
-        spans_put(c, objs + m, n - m);
+        spans_put(c, objs + m, n - m, &empty);
     UNLOCK(cls);
+    spans_free(empty);
 }
 
 void mp__central_drain(void)
@@ -396,16 +493,19 @@ void mp__central_drain(void)
         LOCK(cls);
         size_t n = c->nstack;
         c->nstack = 0;
-        spans_put(c, c->stack, n);
+        mp_span_t *empty = NULL;
+        spans_put(c, c->stack, n, &empty);
         /* The spare kept by spans_put goes too. */
         mp_span_t *s = c->spans;
         if (s && s->next == NULL && s->used == 0) {
             span_list_remove(c, s);
             c->span_free -= s->nfree;
             c->nspans--;
-            mp__page_free(s);
+            s->next = empty;
+            empty = s;
         }
         UNLOCK(cls);
+        spans_free(empty);
     }
 }
 

@@ -193,6 +193,9 @@ mp_span_t *mp__page_alloc(size_t npages, size_t cls, bool *unbacked) AP__HIDDEN;
 mp_span_t *mp__page_alloc_large(size_t npages, size_t align, bool *zeroed) AP__HIDDEN;
 /* Give a span to the heap: a small one with all objects back. */
 void mp__page_free(mp_span_t *s) AP__HIDDEN;
+/* The same for a span whose pages have been idle a decay period already:
+ * its pages go back to the OS at once. */
+void mp__page_free_idle(mp_span_t *s) AP__HIDDEN;
 /* Give large block s (starting at p) to the heap, checking under the heap
  * lock that it is still a live large block there; false (nothing changed)
  * when it is not, as when two threads free it at once. */
@@ -203,10 +206,10 @@ mp_span_t *mp__page_lookup(const void *p, uint8_t *state, bool *start) AP__HIDDE
 /* Mark pages [from, to) of small span s with its class in the page map
  * (caller holds the span's class lock). */
 void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to) AP__HIDDEN;
-/* Make [p, p+size) (page-heap pages of a live block) read as zero: whole OS
- * pages inside it are dropped, the bytes at its ends that share an OS page
- * with a neighbour are cleared.  0 or errno (nothing dropped). */
-int mp__page_zero(void *p, size_t size) AP__HIDDEN;
+/* Make [p, p+size) (a live block's bytes, at its start, from resident free
+ * pages) read as zero, by a clear or a drop of its pages, whichever what is
+ * resident makes cheaper (see mp_page_heap.c). */
+void mp__page_clear(void *p, size_t size) AP__HIDDEN;
 /* Large span s: make it npages long in place, shrinking (the tail goes back
  * to the heap) or growing into a free neighbour.  false: s unchanged. */
 bool mp__page_resize(mp_span_t *s, size_t npages) AP__HIDDEN;
@@ -248,6 +251,10 @@ int mp__central_holds(size_t cls, const void *p) AP__HIDDEN;
  * page was marked meanwhile and p starts an object, else 0 after reporting
  * the misuse (no object on an unmarked page was ever handed out). */
 size_t mp__central_carved_class(const void *p, mp_span_t *s) AP__HIDDEN;
+/* Once a decay period has passed since the last pass: objects idle on
+ * transfer stacks and unused spare spans go back (see mp_central.c).  Cheap
+ * otherwise (a clock read); called by the slow paths. */
+void mp__central_decay(void) AP__HIDDEN;
 /* Return every object held in transfer caches to its span (for trim). */
 void mp__central_drain(void) AP__HIDDEN;
 /* Objects out of central (handed to caches or users) and bytes cached in it. */
@@ -305,8 +312,15 @@ typedef struct mp_tcache {
     struct mp_tcache *next, *prev; /* registry of live caches */
     void **store;                  /* every bin's slots, carved at creation */
     size_t dyn_bytes;              /* list limits granted above the static ones */
-    uint8_t spilled[MP_NUM_CLASSES]; /* list has overflowed since the last flush */
+    uint64_t decay_stamp;          /* when this cache last decayed (ms) */
+    /* Per list: MP_TC_SPILLED, it has overflowed since the last flush;
+     * MP_TC_ACTIVE, it took a slow path since the last decay.  Bits of one
+     * byte, so the cache keeps its size rounded to 64 (and the lists'
+     * arrays carved after it keep their places). */
+    uint8_t flags[MP_NUM_CLASSES];
 } mp_tcache_t;
+
+enum { MP_TC_SPILLED = 1, MP_TC_ACTIVE = 2 };
 
 #if defined(__GNUC__) && (defined(__PIE__) || !defined(__PIC__))
 #define MP__TLS_IE __attribute__((tls_model("local-exec")))

@@ -29,9 +29,16 @@ void *mp__large_alloc(size_t size, size_t align, bool *zeroed)
         return NULL;
     }
     size_t align_pages = align > MP_PAGE_SIZE ? align >> MP_PAGE_SHIFT : 1;
+    mp__central_decay(); /* a slow path too: idle small objects decay here */
     /* Why at least one page: a zero-byte block still owns its address, so
      * the next block cannot start there. */
     mp_span_t *s = mp__page_alloc_large(pages_for(size), align_pages, zeroed);
+    if (!s) {
+        /* The heap already gave back its own free pages and retried; free
+         * objects parked in the central lists may hold whole spans too. */
+        mp__central_drain();
+        s = mp__page_alloc_large(pages_for(size), align_pages, zeroed);
+    }
     if (!s) {
         errno = ENOMEM;
         return NULL;

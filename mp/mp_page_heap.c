@@ -12,7 +12,10 @@
  * spans coalesce with free neighbours of the same commit state and are kept
  * in per-length lists per state: touched (resident), fresh (mapped, never
  * used) and decommitted (madvised away).  Beyond a small reserve, free
- * address space is unmapped.  Called by mp_central.c (under a class lock) and
+ * address space is unmapped.  No mmap, munmap or madvise of the heap's
+ * pages runs under heap_lock: spans to release are taken out of the lists
+ * and the page map under it and released after it (run_jobs), regions are
+ * mapped before it is taken and added after.  Called by mp_central.c and
  * mp_large.c; takes only its own locks (heap -> page-map leaves -> metadata).
  */
 #include "mp_internal.h"
@@ -154,17 +157,24 @@ uint64_t mp__now_ms(void)
  * more than a small program needs (an untouched page costs address space, not
  * memory).  Free pages stay resident while a program is busy (a loop that
  * frees and reallocates its working set must not pay a page fault per page
- * each time, which is what an eager madvise costs), but pages idle for
- * MP_DECAY_MS go back to the OS at the next page-heap call, and never more
- * than MP_RETAIN_BYTES stay resident.  Free address space beyond
- * MP_VA_RESERVE is unmapped, so a program's VmSize falls after it frees, and
- * a process under RLIMIT_AS can map elsewhere what the heap no longer uses. */
+ * each time, which is what an eager madvise costs).  How much stays follows
+ * the program's recent use, as glibc's dynamic mmap threshold and tcmalloc
+ * do: up to 3/4 of the recent peak of bytes in use (at least MP_RETAIN_FLOOR),
+ * where the peak decays towards what is in use now, halving the difference
+ * every MP_PEAK_HALF_MS.  So a program that cycles 5-25 MiB blocks keeps the
+ * pages it will need again, and one that shrank for good soon holds little.
+ * Pages idle for MP_DECAY_MS go back to the OS at the next page-heap call
+ * whatever the limit, trim gives back everything, and so does a failed map
+ * before it is retried.  Free address space beyond MP_VA_RESERVE is unmapped,
+ * so a program's VmSize falls after it frees, and a process under RLIMIT_AS
+ * can map elsewhere what the heap no longer uses. */
 #define MP_BUCKETS 128
 #define MP_GROW_PAGES ((size_t)256)
 #define MP_REGION_ALIGN ((size_t)2 << 20)
-#define MP_RETAIN_BYTES ((size_t)32 << 20)
+#define MP_RETAIN_FLOOR ((size_t)32 << 20)
+#define MP_PEAK_HALF_MS 1000u
 #define MP_VA_RESERVE ((size_t)32 << 20)
-#define MP_DECAY_MS 250u
+#define MP_DECAY_MS 1000u
 
 _Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_REGION_ALIGN == 0, "regions hold whole huge pages");
 
@@ -181,6 +191,9 @@ static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static mp_span_t *free_lists[3][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
 static size_t free_committed; /* bytes in touched (resident) free spans */
 static size_t free_total;     /* bytes in all free spans: address space held, unused */
+static size_t heap_used;      /* bytes in spans handed out (small spans, large blocks) */
+static size_t peak_used;      /* recent peak of heap_used, decaying towards it */
+static uint64_t peak_stamp;   /* when peak_used last decayed */
 static uint64_t last_decay;
 
 #if ARENAPOOL_DEBUG >= 3
@@ -345,126 +358,208 @@ static int zero_range(void *p, size_t size, bool is_free)
     return 0;
 }
 
-int mp__page_zero(void *p, size_t size)
-{
-    return zero_range(p, size, false);
-}
+static uint64_t last_clear; /* when a large block of reused pages was last cleared (ms) */
 
-/* Give free span s's address space back to the OS.  false (s untouched) when
- * the OS refuses, as munmap may when splitting a mapping hits its limit, or
- * when s does not cover whole OS pages. */
-static bool unmap_span(mp_span_t *s)
+/* Why by what is resident: clearing a resident page costs a write of it,
+ * dropping it costs a page fault later for every page the program touches
+ * (and a fault costs far more than a write).  So pages mostly resident are
+ * cleared, pages mostly not are dropped (no fault for pages never touched,
+ * as in a sparse table).  A program that callocs big blocks of reused pages
+ * again and again (twice within MP_DECAY_MS) gets them cleared whatever is
+ * resident: the first clear faults them in, and from then on they stay
+ * resident and each calloc costs only the write, as under glibc, instead of
+ * a fault for every page it reads after each drop. */
+void mp__page_clear(void *p, size_t size)
 {
-    size_t bytes = span_bytes(s);
-    if (!os_whole(s))
-        return false;
-    uint8_t was = s->committed;
-    /* Out of the page map before the address space goes: once unmapped, the
-     * range may be mapped again at once by another thread's grow. */
-    take_free(s);
-    if (ap__os_unmap((void *)(s->page << MP_PAGE_SHIFT), bytes) != 0) {
-        add_free(s, s->page, s->npages, was, s->stamp);
-        return false;
+    const size_t small = (size_t)1 << 20;
+    if (size < small) {
+        memset(p, 0, size);
+        return;
     }
-    if (was != SPAN_DECOMMITTED)
-        MP__SUB(&mp__stat_mapped, bytes);
-    mp__span_delete(s);
-    return true;
+    uint64_t now = mp__now_ms(), prev = MP__LOAD(&last_clear);
+    MP__STORE(&last_clear, now);
+    bool loop = prev != 0 && now - prev < MP_DECAY_MS;
+    uintptr_t lo = os_round_up((uintptr_t)p), hi = os_round_down((uintptr_t)p + size);
+    size_t resident = 0;
+    if (!loop && hi > lo && ap__os_resident((void *)lo, hi - lo, &resident) == 0 && resident < (hi - lo) / 2 &&
+        zero_range(p, size, false) == 0)
+        return;
+    memset(p, 0, size);
 }
 
-/* Decommit a touched or fresh free span: it stays mapped, RSS falls. */
-static size_t decommit(mp_span_t *s)
+/* ---- Releases outside the lock ----
+ * Why: an munmap or madvise of megabytes takes long, and every thread that
+ * needs a span (or frees one) would wait behind it.  Under heap_lock a span
+ * to give back is only chosen and taken out of the free lists, the totals
+ * and the page map (so no one can take it or merge with it, and its address
+ * space is out of the map before it is unmapped: once unmapped, another
+ * thread's grow may map the range again at once); the OS calls run after the
+ * lock is dropped (run_jobs), and a decommitted span comes back into the
+ * lists as such.  A span the OS refuses comes back as it was. */
+
+enum { JOB_UNMAP = 1, JOB_DECOMMIT = 2 }; /* in mp_span_t.listed of a span in a job list */
+
+typedef struct jobs {
+    mp_span_t *head;
+} jobs_t;
+
+/* Take free span s (listed) out of the heap for release: unmapped when the
+ * heap holds more free address space than `reserve` and s covers whole OS
+ * pages, else decommitted.  Bytes it holds. */
+static size_t give_back(mp_span_t *s, size_t reserve, jobs_t *jobs)
 {
     size_t bytes = span_bytes(s);
-    if (zero_range((void *)(s->page << MP_PAGE_SHIFT), bytes, true) != 0)
-        return 0;
-    uint8_t was = s->committed;
-    list_remove(list_for(s), s);
-    clear_bounds(s);
-    if (was == SPAN_TOUCHED)
-        free_committed -= bytes;
-    MP__SUB(&mp__stat_mapped, bytes);
-    s->committed = SPAN_DECOMMITTED;
-    heap_insert(s);
+    bool unmap = free_total > reserve && os_whole(s);
+    take_free(s);
+    s->listed = unmap ? JOB_UNMAP : JOB_DECOMMIT;
+    s->next = jobs->head;
+    jobs->head = s;
     return bytes;
 }
 
-/* Release a touched free span: unmap it when the heap holds more free
- * address space than its reserve, else keep the address space and drop the
- * pages.  Bytes that stopped counting as mapped. */
-static size_t give_back(mp_span_t *s, size_t reserve)
+/* Release touched free spans idle since before `older_than` (ms) until at
+ * most `keep` bytes stay resident: shortest lists first when `short_first`,
+ * else longest first.  Why shortest first over the limit: long runs of
+ * resident pages are what a program cycling large blocks reuses, while
+ * short leftovers fit few requests. */
+static void release(uint64_t older_than, size_t keep, size_t reserve, bool short_first, jobs_t *jobs)
 {
-    if (free_total > reserve) {
-        size_t bytes = span_bytes(s);
-        if (unmap_span(s))
-            return bytes;
-    }
-    return decommit(s);
-}
-
-/* Release touched free spans idle since before `older_than` (ms), longest
- * lists first, until at most `keep` bytes stay resident. */
-static size_t release(uint64_t older_than, size_t keep, size_t reserve)
-{
-    size_t released = 0;
     for (size_t b = 0; b <= MP_BUCKETS && free_committed > keep; b++) {
-        size_t bucket = b == 0 ? 0 : MP_BUCKETS + 1 - b; /* longest first */
+        size_t bucket = short_first ? (b == MP_BUCKETS ? 0 : b + 1) : b == 0 ? 0 : MP_BUCKETS + 1 - b;
+        if (short_first && bucket == 0) {
+            /* The long spans share one list in no order: shortest first by
+             * a scan each (few spans are that long). */
+            for (;;) {
+                mp_span_t *best = NULL;
+                for (mp_span_t *t = free_lists[SPAN_TOUCHED][0]; t; t = t->next)
+                    if (t->stamp <= older_than && (!best || t->npages < best->npages))
+                        best = t;
+                if (!best || free_committed <= keep)
+                    break;
+                give_back(best, reserve, jobs);
+            }
+            continue;
+        }
         mp_span_t *s = free_lists[SPAN_TOUCHED][bucket];
         while (s && free_committed > keep) {
             mp_span_t *next = s->next;
-            if (s->stamp <= older_than) {
-                size_t got = give_back(s, reserve);
-                if (got == 0)
-                    return released; /* the OS refuses: try again later */
-                released += got;
-            }
+            if (s->stamp <= older_than)
+                give_back(s, reserve, jobs);
             s = next;
         }
     }
-    return released;
 }
 
 /* Unmap unbacked (fresh or decommitted) free spans, longest first, while the
  * heap holds more than `reserve` free bytes.  Touched spans are left to the
- * decay.  Bytes that stopped counting as mapped. */
-static size_t unmap_excess(size_t reserve)
+ * decay. */
+static void unmap_excess(size_t reserve, jobs_t *jobs)
 {
     static const uint8_t states[2] = {SPAN_DECOMMITTED, SPAN_FRESH};
-    size_t released = 0;
     for (size_t b = 0; b <= MP_BUCKETS && free_total > reserve; b++) {
         size_t bucket = b == 0 ? 0 : MP_BUCKETS + 1 - b;
         for (size_t k = 0; k < 2 && free_total > reserve; k++) {
             mp_span_t *s = free_lists[states[k]][bucket];
             while (s && free_total > reserve) {
                 mp_span_t *next = s->next;
-                size_t bytes = span_bytes(s);
-                bool counted = s->committed != SPAN_DECOMMITTED;
-                if (!os_whole(s)) { /* partial OS pages: stays mapped, unbacked */
-                    s = next;
-                    continue;
-                }
-                if (!unmap_span(s))
-                    return released;
-                if (counted)
-                    released += bytes;
+                if (os_whole(s)) /* partial OS pages: stays mapped, unbacked */
+                    give_back(s, reserve, jobs);
                 s = next;
             }
         }
     }
+}
+
+/* Make the OS calls of the jobs; call without heap_lock.  Bytes that
+ * stopped counting as mapped. */
+static size_t run_jobs(jobs_t *jobs)
+{
+    size_t released = 0;
+    mp_span_t *back = NULL; /* spans to list again: decommitted, or refused */
+    while (jobs->head) {
+        mp_span_t *s = jobs->head;
+        jobs->head = s->next;
+        size_t bytes = span_bytes(s);
+        void *p = (void *)(s->page << MP_PAGE_SHIFT);
+        uint8_t was = s->committed;
+        if (s->listed == JOB_UNMAP && ap__os_unmap(p, bytes) == 0) {
+            if (was != SPAN_DECOMMITTED) {
+                MP__SUB(&mp__stat_mapped, bytes);
+                released += bytes;
+            }
+            mp__span_delete(s);
+            continue;
+        }
+        if (was != SPAN_DECOMMITTED && zero_range(p, bytes, true) == 0) {
+            MP__SUB(&mp__stat_mapped, bytes);
+            released += bytes;
+            s->committed = SPAN_DECOMMITTED;
+        }
+        s->next = back;
+        back = s;
+    }
+    if (back) {
+        pthread_mutex_lock(&heap_lock);
+        while (back) {
+            mp_span_t *s = back;
+            back = s->next;
+            s->listed = 0;
+            add_free(s, s->page, s->npages, s->committed, s->stamp);
+        }
+        HEAP_CHECK();
+        pthread_mutex_unlock(&heap_lock);
+    }
     return released;
 }
 
-static void maybe_release(void)
+/* The recent peak decays: the gap to what is in use now halves every
+ * MP_PEAK_HALF_MS. */
+static void peak_decay(uint64_t now)
 {
-    if (free_committed > MP_RETAIN_BYTES)
-        release(UINT64_MAX, MP_RETAIN_BYTES / 2, MP_VA_RESERVE);
+    uint64_t halves = (now - peak_stamp) / MP_PEAK_HALF_MS;
+    if (halves == 0)
+        return;
+    peak_stamp = now;
+    size_t gap = peak_used > heap_used ? peak_used - heap_used : 0;
+    peak_used = heap_used + (halves >= 64 ? 0 : gap >> halves);
+}
+
+static void note_used(void)
+{
+    if (heap_used > peak_used)
+        peak_used = heap_used;
+}
+
+/* Resident free bytes the heap keeps: 3/4 of the recent peak in use.  Why
+ * that much: a program cycling large blocks of varied sizes leaves holes
+ * between its live blocks, and a new block fits one only if enough are
+ * kept (glibc keeps them all); at half the peak, mimalloc-bench's
+ * malloc-large still faulted in 2.5x glibc's pages, at 3/4 as many. */
+static size_t retain_limit(void)
+{
+    size_t l = peak_used / 4 * 3;
+    return l > MP_RETAIN_FLOOR ? l : MP_RETAIN_FLOOR;
+}
+
+static void maybe_release(jobs_t *jobs)
+{
     uint64_t now = mp__now_ms();
+    peak_decay(now);
+    size_t limit = retain_limit();
+    /* Why down to three quarters: a program at its limit would otherwise
+     * give back a span at nearly every free.  Why never below the floor: a
+     * program cycling one block of up to the floor would lose it each time
+     * a second one joined it. */
+    if (free_committed > limit) {
+        size_t keep = limit - limit / 4 > MP_RETAIN_FLOOR ? limit - limit / 4 : MP_RETAIN_FLOOR;
+        release(UINT64_MAX, keep, MP_VA_RESERVE, true, jobs);
+    }
     if (now - last_decay >= MP_DECAY_MS / 4) {
         last_decay = now;
-        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE);
+        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE, false, jobs);
     }
     if (free_total > MP_VA_RESERVE)
-        unmap_excess(MP_VA_RESERVE);
+        unmap_excess(MP_VA_RESERVE, jobs);
 }
 
 /* Does free span s hold n pages starting on a multiple of `align` pages? */
@@ -504,41 +599,43 @@ static mp_span_t *find_free(size_t n, size_t align)
  * churn benchmark, bench/py_churn.py, runs slower with them).  glibc and
  * mimalloc leave them off by default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
  * that fill what they allocate and fault a lot. */
-static int thp_wanted = -1; /* -1 until read */
+static int thp_wanted = -1; /* -1 until read; read and set outside heap_lock */
 
 static bool thp_on(void)
 {
-    if (thp_wanted < 0) {
-        thp_wanted = ap__options()->thp;
+    int w = MP__LOAD(&thp_wanted);
+    if (w < 0) {
+        w = ap__options()->thp;
+        MP__STORE(&thp_wanted, w);
     }
-    return thp_wanted;
+    return w;
 }
 
-/* Map a new region for n pages aligned to `align` pages and add it to the
- * heap as a fresh free span, using the spare record r.  0 or ENOMEM. */
-static int grow(size_t n, size_t align, mp_span_t *r)
+/* Map a new region for n pages aligned to `align` pages, its page-map
+ * leaves reserved; called without heap_lock (the region is no one's until
+ * added).  *pages: its length.  0 or ENOMEM. */
+static int grow_map(size_t n, size_t align, void **mem, size_t *pages)
 {
-    size_t pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
-    size_t bytes = pages << MP_PAGE_SHIFT;
+    *pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
+    size_t bytes = *pages << MP_PAGE_SHIFT;
     size_t al = align << MP_PAGE_SHIFT;
-    void *mem;
-    if (ap__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, &mem) != 0)
+    if (ap__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, mem) != 0)
         return ENOMEM;
-    if (mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
-        ap__os_unmap(mem, bytes);
+    if (mp__pagemap_reserve((uintptr_t)*mem, bytes) != 0) {
+        ap__os_unmap(*mem, bytes);
         return ENOMEM;
     }
     if (thp_on())
-        (void)ap__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
+        (void)ap__os_hugepage(*mem, bytes); /* a hint: 4 KiB pages if refused */
     MP__ADD(&mp__stat_mapped, bytes);
-    add_free(r, (uintptr_t)mem >> MP_PAGE_SHIFT, pages, SPAN_FRESH, mp__now_ms());
     return 0;
 }
 
 /* Span records a carve may need: one for a grown region, one each for the
  * free pieces before and after the pages taken.  Taken before heap_lock so a
- * failure leaves the heap as it was. */
-#define SPARES 3
+ * failure leaves the heap as it was (a grow whose region another thread
+ * took first needs one more: spare_take gets it, heap -> metadata order). */
+#define SPARES 4
 
 static bool spares_get(mp_span_t **sp)
 {
@@ -565,11 +662,71 @@ static mp_span_t *spare_take(mp_span_t **sp)
             sp[i] = NULL;
             return r;
         }
-    return NULL; /* unreachable: SPARES covers a grow and a carve */
+    return mp__span_new(); /* a grow lost to another thread: one more */
 }
 
-/* Take n pages aligned to `align` pages out of the heap (growing it when no
- * free span fits); the pieces around them stay free.  Returns the span,
+/* Take n pages aligned to `align` pages out of the heap (NULL when no free
+ * span fits); the pieces around them stay free.  Returns the span,
+ * detached, its pages not yet in the page map; *was: its commit state.
+ * high: from the free span's high end (small spans).  Why: large blocks come
+ * from the low end, so the first page of a large block just freed is the
+ * last a small span takes; a second free of that block then still finds a
+ * free span there and is reported, instead of freeing a small block that
+ * happens to start at the same address. */
+/* No resident span holds n pages: a resident one of more than MP_BUCKETS
+ * pages that does with the unbacked free span beside it.  Why: a program
+ * cycling blocks of varied sizes frees one and asks for a somewhat larger
+ * one; without this it would take unbacked pages elsewhere and fault in all
+ * of them, while the resident pages next to them wait to decay.  The joined
+ * span is taken whole or not at all (take_joined); NULL when none fits. */
+static mp_span_t *find_joined(size_t n, mp_span_t **other)
+{
+    for (mp_span_t *s = free_lists[SPAN_TOUCHED][0]; s; s = s->next) {
+        mp_span_t *t = span_of_page(s->page + s->npages);
+        if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed != SPAN_TOUCHED &&
+            t->page == s->page + s->npages && s->npages + t->npages >= n) {
+            *other = t;
+            return s;
+        }
+        t = span_of_page(s->page - 1);
+        if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed != SPAN_TOUCHED &&
+            t->page + t->npages == s->page && s->npages + t->npages >= n) {
+            *other = t;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Take the pages of touched span s and, of its unbacked neighbour t, those
+ * that make n (the rest of t stays free).  Both listed; s comes out detached
+ * and still touched: its pages are part resident, part not. */
+static void take_joined(mp_span_t *s, mp_span_t *t, size_t n)
+{
+    uint8_t st = t->committed;
+    size_t need = n > s->npages ? n - s->npages : 0;
+    take_free(s);
+    take_free(t);
+    if (t->page > s->page) { /* t after s: its first pages */
+        s->npages += need;
+        if (t->npages > need)
+            add_free(t, t->page + need, t->npages - need, st, t->stamp);
+        else
+            mp__span_delete(t);
+    } else { /* t before s: its last pages */
+        s->page -= need;
+        s->npages += need;
+        if (t->npages > need)
+            add_free(t, t->page, t->npages - need, st, t->stamp);
+        else
+            mp__span_delete(t);
+    }
+    if (st == SPAN_DECOMMITTED)
+        MP__ADD(&mp__stat_mapped, need << MP_PAGE_SHIFT); /* held again */
+}
+
+/* Take n pages aligned to `align` pages out of the heap (NULL when no free
+ * span fits); the pieces around them stay free.  Returns the span,
  * detached, its pages not yet in the page map; *was: its commit state.
  * high: from the free span's high end (small spans).  Why: large blocks come
  * from the low end, so the first page of a large block just freed is the
@@ -578,15 +735,23 @@ static mp_span_t *spare_take(mp_span_t **sp)
  * happens to start at the same address. */
 static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, uint8_t *was)
 {
-    mp_span_t *s = find_free(n, align);
-    if (!s) {
-        mp_span_t *r = spare_take(sp);
-        if (grow(n, align, r) != 0) {
-            sp[0] = r; /* back to the caller's spares: nothing leaks */
-            return NULL;
-        }
-        s = find_free(n, align);
+    mp_span_t *s = find_free(n, align), *t;
+    if ((!s || s->committed != SPAN_TOUCHED) && n > MP_BUCKETS && align == 1 && !high &&
+        (t = NULL, s = find_joined(n, &t)) != NULL) {
+        take_joined(s, t, n);
+        /* s may now be longer than n: its rest goes back below. */
+        uintptr_t start = s->page;
+        if (s->npages > n)
+            add_free(spare_take(sp), start + n, s->npages - n, SPAN_TOUCHED, s->stamp);
+        s->npages = n;
+        *was = SPAN_TOUCHED;
+        s->stamp = 0;
+        return s;
     }
+    if (!s)
+        s = find_free(n, align);
+    if (!s)
+        return NULL;
     take_free(s);
     uintptr_t start = high && align == 1 ? s->page + s->npages - n
                                          : (s->page + align - 1) & ~(uintptr_t)(align - 1);
@@ -613,13 +778,58 @@ static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, 
 static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
 {
     mp_span_t *sp[SPARES];
+    jobs_t jobs = {NULL};
     *unbacked = false;
     if (!spares_get(sp))
         return NULL;
     pthread_mutex_lock(&heap_lock);
-    maybe_release();
+    maybe_release(&jobs);
+    if (jobs.head) {
+        /* Released before the take: decommitted spans are back in the lists
+         * for it, and the room of unmapped ones is free for a grow. */
+        pthread_mutex_unlock(&heap_lock);
+        run_jobs(&jobs);
+        pthread_mutex_lock(&heap_lock);
+    }
     uint8_t was = SPAN_TOUCHED;
     mp_span_t *s = take_pages(n, align, cls != 0, sp, &was);
+    /* Nothing fits: map a region outside the lock, add it, take from it.
+     * Why a few tries: another thread may take the new region first.  Why
+     * give everything back before the last: under RLIMIT_AS (or an
+     * overcommit limit) the map may fail only because free pages kept for
+     * reuse hold the room. */
+    for (int tries = 0; !s && tries < 4; tries++) {
+        pthread_mutex_unlock(&heap_lock);
+        run_jobs(&jobs);
+        void *mem;
+        size_t pages;
+        int err = grow_map(n, align, &mem, &pages);
+        if (err) {
+            pthread_mutex_lock(&heap_lock);
+            release(UINT64_MAX, 0, 0, false, &jobs);
+            unmap_excess(0, &jobs);
+            pthread_mutex_unlock(&heap_lock);
+            run_jobs(&jobs);
+            err = grow_map(n, align, &mem, &pages);
+        }
+        pthread_mutex_lock(&heap_lock);
+        if (err)
+            break;
+        mp_span_t *r = spare_take(sp);
+        if (!r) {
+            pthread_mutex_unlock(&heap_lock);
+            ap__os_unmap(mem, pages << MP_PAGE_SHIFT);
+            MP__SUB(&mp__stat_mapped, pages << MP_PAGE_SHIFT);
+            pthread_mutex_lock(&heap_lock);
+            break;
+        }
+        add_free(r, (uintptr_t)mem >> MP_PAGE_SHIFT, pages, SPAN_FRESH, mp__now_ms());
+        s = take_pages(n, align, cls != 0, sp, &was);
+    }
+    if (s) {
+        heap_used += n << MP_PAGE_SHIFT;
+        note_used();
+    }
     if (s && cls) {
         s->cls = (uint8_t)cls;
         s->marked = 0;
@@ -633,6 +843,7 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
     }
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     spares_put(sp);
     *unbacked = was != SPAN_TOUCHED;
     return s;
@@ -648,7 +859,7 @@ mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
     return alloc_span(n, align, 0, zeroed);
 }
 
-static void page_free_locked(mp_span_t *s)
+static void page_free_locked(mp_span_t *s, jobs_t *jobs, bool idle)
 {
     if (s->state == MP_SPAN_SMALL) {
         pagemap_set_class(s->page, s->npages, 0);
@@ -661,25 +872,41 @@ static void page_free_locked(mp_span_t *s)
     s->cls = 0;
     s->listed = 0;
     s->marked = 0;
-    add_free(s, s->page, s->npages, SPAN_TOUCHED, mp__now_ms());
-    maybe_release();
+    heap_used -= span_bytes(s);
+    add_free(s, s->page, s->npages, SPAN_TOUCHED, idle ? 0 : mp__now_ms());
+    if (idle && s->stamp == 0) /* not merged with pages freed lately */
+        give_back(s, MP_VA_RESERVE, jobs);
+    maybe_release(jobs);
     HEAP_CHECK();
 }
 
 void mp__page_free(mp_span_t *s)
 {
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
-    page_free_locked(s);
+    page_free_locked(s, &jobs, false);
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
+}
+
+void mp__page_free_idle(mp_span_t *s)
+{
+    jobs_t jobs = {NULL};
+    pthread_mutex_lock(&heap_lock);
+    page_free_locked(s, &jobs, true);
+    pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
 }
 
 bool mp__page_free_large(mp_span_t *s, const void *p)
 {
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
     bool ok = mp__span_at(p) == s && s->state == MP_SPAN_LARGE && (uintptr_t)p == s->page << MP_PAGE_SHIFT;
     if (ok)
-        page_free_locked(s);
+        page_free_locked(s, &jobs, false);
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     return ok;
 }
 
@@ -701,6 +928,7 @@ bool mp__page_resize(mp_span_t *s, size_t n)
     if (n < s->npages && !(r = mp__span_new()))
         return false;
     bool ok = true;
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
     if (n < s->npages) {
         size_t tail = s->npages - n;
@@ -708,8 +936,9 @@ bool mp__page_resize(mp_span_t *s, size_t n)
         s->npages = n;
         set_bounds(s);
         add_free(r, s->page + n, tail, SPAN_TOUCHED, mp__now_ms());
+        heap_used -= tail << MP_PAGE_SHIFT;
         r = NULL;
-        maybe_release();
+        maybe_release(&jobs);
     } else {
         size_t extra = n - s->npages;
         mp_span_t *next = span_of_page(s->page + s->npages);
@@ -727,12 +956,15 @@ bool mp__page_resize(mp_span_t *s, size_t n)
             clear_bounds(s);
             s->npages = n;
             set_bounds(s);
+            heap_used += extra << MP_PAGE_SHIFT;
+            note_used();
         } else {
             ok = false;
         }
     }
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     mp__span_delete(r);
     return ok;
 }
@@ -784,27 +1016,32 @@ int mp__page_move(mp_span_t *s, size_t n)
     s->npages = n;
     set_bounds(s);
     MP__ADD(&mp__stat_mapped, bytes - old_bytes);
+    heap_used += span_bytes(s) - old_bytes;
+    note_used();
     if (pages > n) {
         add_free(r, s->page + n, pages - n, SPAN_FRESH, mp__now_ms());
         r = NULL;
     }
-    maybe_release();
+    jobs_t jobs = {NULL};
+    maybe_release(&jobs);
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
+    run_jobs(&jobs);
     mp__span_delete(r);
     return 0;
 }
 
 size_t mp__page_trim(void)
 {
+    jobs_t jobs = {NULL};
     pthread_mutex_lock(&heap_lock);
     /* Why no reserve here: mp_trim (and malloc_trim) is a request to give
      * back everything free now, address space included. */
-    size_t released = release(UINT64_MAX, 0, 0);
-    released += unmap_excess(0);
+    release(UINT64_MAX, 0, 0, false, &jobs);
+    unmap_excess(0, &jobs);
     HEAP_CHECK();
     pthread_mutex_unlock(&heap_lock);
-    return released;
+    return run_jobs(&jobs);
 }
 
 void mp__page_totals(size_t *free_resident, size_t *free_all)

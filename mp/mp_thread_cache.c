@@ -69,7 +69,7 @@ static void flush_cache(mp_tcache_t *tc)
         b->max = START_MAX;
     }
     tc->dyn_bytes = 0;
-    memset(tc->spilled, 0, sizeof tc->spilled);
+    memset(tc->flags, 0, sizeof tc->flags);
 }
 
 void mp__tcache_flush(void)
@@ -77,6 +77,30 @@ void mp__tcache_flush(void)
     mp_tcache_t *tc = mp__tc;
     if (tc != &tc_empty && tc != &tc_dead)
         flush_cache(tc);
+}
+
+/* Why decay: a thread that stops using a class keeps its list full until it
+ * exits or trims.  At a slow-path call that trades with the central level
+ * (a fetch, an overflow: the clock is read only there, since other slow
+ * paths, such as a free on a page not yet marked, may run at every call of
+ * a loop), once a decay period has passed, each list that took no slow path
+ * in it gives half its objects back to the central level (which decays them
+ * further); a list in use refills in one batch.  A thread that makes no call at all keeps its cache: no other
+ * thread may touch its lists (the fast paths take no lock). */
+#define TC_DECAY_MS 1000u
+
+static void tc_decay(mp_tcache_t *tc)
+{
+    uint64_t now = mp__now_ms();
+    if (now - tc->decay_stamp < TC_DECAY_MS)
+        return;
+    tc->decay_stamp = now;
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
+        mp_bin_t *b = &tc->bins[cls];
+        if (!(tc->flags[cls] & MP_TC_ACTIVE) && b->count)
+            release_n(b, cls, b->count - b->count / 2);
+        tc->flags[cls] &= (uint8_t)~MP_TC_ACTIVE;
+    }
 }
 
 /* ---- Creation and thread exit ---- */
@@ -154,6 +178,7 @@ static mp_tcache_t *tc_create(void)
         return NULL;
     }
     tc->store = store;
+    tc->decay_stamp = mp__now_ms();
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         tc->bins[cls].slots = store;
         tc->bins[cls].max = START_MAX;
@@ -194,7 +219,7 @@ static void grow_limit(mp_bin_t *b, size_t cls)
 static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
 {
     uint32_t lim = mp__class_limit[cls], batch = mp__class_batch[cls];
-    if (!tc->spilled[cls] || b->max < lim || b->max + batch > bin_cap[cls])
+    if (!(tc->flags[cls] & MP_TC_SPILLED) || b->max < lim || b->max + batch > bin_cap[cls])
         return;
     size_t cost = (size_t)batch * mp__class_size[cls];
     if (tc->dyn_bytes + cost > DYN_BUDGET)
@@ -217,6 +242,7 @@ AP__NOINLINE void *mp__alloc_slow(size_t cls)
         }
         goto out;
     }
+    tc->flags[cls] |= MP_TC_ACTIVE;
     mp_bin_t *b = &tc->bins[cls];
     if (b->count) { /* a fresh cache may have been filled by a recursive call */
         MP__STORE(&b->count, b->count - 1);
@@ -229,8 +255,9 @@ AP__NOINLINE void *mp__alloc_slow(size_t cls)
      * saves a lock per batch but keeps that much more memory in flight. */
     size_t batch = mp__class_batch[cls];
     size_t n = b->max < batch ? b->max
-               : !tc->spilled[cls] || b->max / 2 <= batch ? batch
+               : !(tc->flags[cls] & MP_TC_SPILLED) || b->max / 2 <= batch ? batch
                                                            : (b->max / 2 / batch) * batch;
+    tc_decay(tc); /* the clock only where the cache trades with central */
     size_t got = mp__central_fetch(cls, b->slots, n);
     if (got == 0) {
         errno = ENOMEM;
@@ -361,6 +388,7 @@ static void push_slow(void *p, size_t cls)
         mp__central_release(cls, &p, 1);
         return;
     }
+    tc->flags[cls] |= MP_TC_ACTIVE;
     mp_bin_t *b = &tc->bins[cls];
     if (b->count < b->max) { /* a fresh cache: the fast path saw max 0 */
         b->slots[b->count] = p;
@@ -372,6 +400,7 @@ static void push_slow(void *p, size_t cls)
      * more than it allocates (a consumer of another thread's blocks); a
      * longer list would only park memory that the allocating thread then
      * has to carve afresh.  Running dry grows it (mp__alloc_slow). */
+    tc_decay(tc);
     size_t batch = mp__class_batch[cls];
     size_t held = (size_t)b->count + 1;
     release_n(b, cls, held > batch ? batch : held / 2);
@@ -379,7 +408,7 @@ static void push_slow(void *p, size_t cls)
     MP__STORE(&b->count, b->count + 1);
     if (b->max < batch)
         grow_limit(b, cls);
-    tc->spilled[cls] = 1;
+    tc->flags[cls] |= MP_TC_SPILLED;
 }
 
 /* ---- Stats ---- */

@@ -52,6 +52,12 @@ int ap__os_unmap(void *p, size_t size) AP__HIDDEN;
  * stays mapped and reads back as zero; RSS falls.  Page aligned.  0 or errno. */
 int ap__os_decommit(void *p, size_t size) AP__HIDDEN;
 
+/* Bytes of [p, p+size) resident in memory now (mincore), in whole OS pages.
+ * Page aligned, inside a mapping.  0 or errno (*resident untouched).  A page
+ * that is not resident may still hold data (swapped out): a caller that
+ * wants zeros there must still drop it or clear it. */
+int ap__os_resident(const void *p, size_t size, size_t *resident) AP__HIDDEN;
+
 /* Move the pages of [from, from+size) to [to, to+size) without copying
  * (mremap): whatever was mapped at `to` is replaced, and `from` is unmapped.
  * Both page aligned; [from, from+size) inside one mapping.  0 or errno

@@ -342,6 +342,40 @@ static inline void mpc_case_trim_while_running(int ops)
     pthread_join(tr, NULL);
 }
 
+/* The pool's test clock seam (mp_page_heap.c): ms added to its clock. */
+extern uint64_t mp__clock_skew_ms;
+
+/* A thread that moves the pool's clock past a decay period again and again
+ * and then calls it (a large block, a small one), so every decay pass (the
+ * page heap's, the central level's, this thread's cache) runs while other
+ * threads allocate and free. */
+static void *mpc_decayer(void *argp)
+{
+    (void)argp;
+    while (!atomic_load(&mpc_stop)) {
+        __atomic_add_fetch(&mp__clock_skew_ms, 1100, __ATOMIC_RELAXED);
+        void *big = mp_alloc(300 * 1024);
+        void *small = mp_alloc(64);
+        MP_CHECK(big && small, "alloc while decaying");
+        memset(big, 1, 4096);
+        memset(small, 1, 64);
+        mp_free(small);
+        mp_free(big);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static inline void mpc_case_decay_while_running(int ops)
+{
+    atomic_store(&mpc_stop, 0);
+    pthread_t tr;
+    MP_CHECK(pthread_create(&tr, NULL, mpc_decayer, NULL) == 0, "pthread_create");
+    mpc_case_stress(3, ops);
+    atomic_store(&mpc_stop, 1);
+    pthread_join(tr, NULL);
+}
+
 /* ---- Aligned and large blocks across threads ---- */
 
 /* Header word: size * 2 (+1 when aligned); then the address pattern in the

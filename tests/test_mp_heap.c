@@ -10,6 +10,7 @@
 #include "mp_internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,62 @@ Test(mp_heap, calloc_on_spans_reused_after_trim_is_zeroed_and_keeps_data)
         mp_free(blocks[i]);
     }
     free(old);
+}
+
+/* A large calloc of resident free pages either clears them or drops them,
+ * by what is resident and whether calloc runs in a loop: every way must read
+ * zero everywhere and leave the live neighbours' bytes alone.  The block is
+ * dirtied whole or in one page, freed, and asked for again: at once (a loop:
+ * cleared), and after a pause longer than the decay period but with the
+ * freed pages fresh (by residency: cleared when written whole, dropped when
+ * barely touched). */
+static void calloc_reuse_case(size_t size, bool whole, bool pause)
+{
+    unsigned char *left = mp_alloc(2 * MiB), *p = mp_alloc(size), *right;
+    cr_assert(left && p);
+    right = mp_alloc(2 * MiB);
+    cr_assert(right);
+    memset(left, 0x4C, 2 * MiB);
+    memset(right, 0x52, 2 * MiB);
+    if (whole)
+        memset(p, 0xEE, size);
+    else
+        p[size / 2] = 0xEE;
+    p[0] = p[size - 1] = 0xEE;
+    mp_free(p);
+    if (pause) {
+        __atomic_add_fetch(&mp__clock_skew_ms, 1500, __ATOMIC_RELAXED);
+        /* The free pages must still be fresh: free and take them again now. */
+        p = mp_alloc(size);
+        cr_assert(p);
+        if (whole)
+            memset(p, 0xEE, size);
+        else
+            p[size / 2] = 0xEE;
+        p[0] = p[size - 1] = 0xEE;
+        mp_free(p);
+    }
+    unsigned char *q = mp_calloc(1, size);
+    cr_assert(q);
+    cr_assert_eq(q, p, "the freed pages were reused");
+    for (size_t i = 0; i < size; i++)
+        if (q[i] != 0)
+            cr_assert_fail("byte %zu of a %zu-byte calloc reads %#x (whole %d, pause %d)", i, size, q[i], whole, pause);
+    for (size_t i = 0; i < 2 * MiB; i++)
+        if (left[i] != 0x4C || right[i] != 0x52)
+            cr_assert_fail("neighbour byte %zu changed", i);
+    mp_free(q);
+    mp_free(left);
+    mp_free(right);
+}
+
+Test(mp_heap, large_calloc_of_reused_pages_reads_zero_whether_cleared_or_dropped)
+{
+    const size_t sizes[] = {MiB - 4096, 3 * MiB + 8192 + 100, 9 * MiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int whole = 0; whole < 2; whole++)
+            for (int pause = 0; pause < 2; pause++)
+                calloc_reuse_case(sizes[i], whole, pause);
 }
 
 /* ---- Transparent huge pages ---- */

@@ -37,6 +37,11 @@ Test(mp, trim_and_stats_race_with_allocating_threads)
     mpc_case_trim_while_running(20000);
 }
 
+Test(mp, decay_passes_race_with_allocating_threads)
+{
+    mpc_case_decay_while_running(20000);
+}
+
 static void *fork_worker(void *arg)
 {
     atomic_int *stop = arg;

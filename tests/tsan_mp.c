@@ -23,6 +23,7 @@ static void producer_consumer(void) { mpc_case_producer_consumer(200000); }
 static void thread_churn(void) { mpc_case_thread_churn(2000); }
 static void trim_while_running(void) { mpc_case_trim_while_running(20000); }
 static void aligned_large(void) { mpc_case_aligned_large_stress(4, 6000); }
+static void decay_while_running(void) { mpc_case_decay_while_running(20000); }
 
 int main(void)
 {
@@ -35,6 +36,7 @@ int main(void)
         {"thread_churn_keeps_memory_bounded", thread_churn},
         {"trim_and_stats_race_with_allocating_threads", trim_while_running},
         {"aligned_and_large_blocks_survive_cross_thread_frees", aligned_large},
+        {"decay_passes_race_with_allocating_threads", decay_while_running},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         printf("tsan_mp: %s\n", cases[i].name);
