@@ -235,6 +235,20 @@ static size_t span_take(central_t *c, mp_span_t *s, void **out, size_t n, fault_
     return k;
 }
 
+/* The class's spare (its only span, every object back): off the class's
+ * lists onto *empty, for the page heap once the class lock is dropped. */
+static void take_spare(central_t *c, mp_span_t **empty)
+{
+    mp_span_t *s = c->spans;
+    if (s && s->next == NULL && s->used == 0) {
+        span_list_remove(c, s);
+        c->span_free -= s->nfree;
+        c->nspans--;
+        s->next = *empty;
+        *empty = s;
+    }
+}
+
 /* Give objects back to their spans.  Why in runs: objects freed together
  * mostly lie in one span, so the page-map lookup is made once per run of
  * objects inside one span's address range.  A span whose objects are all
@@ -328,14 +342,8 @@ static void decay_class(size_t cls, uint64_t now)
         memmove(c->stack, c->stack + idle, c->nstack * sizeof *c->stack);
     }
     stack_low[cls] = c->nstack;
-    mp_span_t *s = c->spans;
-    if (s && s->next == NULL && s->used == 0 && c->nstack == 0 && now - stack_fetched[cls] >= DECAY_MS) {
-        span_list_remove(c, s);
-        c->span_free -= s->nfree;
-        c->nspans--;
-        s->next = empty;
-        empty = s;
-    }
+    if (c->nstack == 0 && now - stack_fetched[cls] >= DECAY_MS)
+        take_spare(c, &empty);
     UNLOCK(cls);
     while (empty) {
         mp_span_t *e = empty;
@@ -496,14 +504,7 @@ void mp__central_drain(void)
         mp_span_t *empty = NULL;
         spans_put(c, c->stack, n, &empty);
         /* The spare kept by spans_put goes too. */
-        mp_span_t *s = c->spans;
-        if (s && s->next == NULL && s->used == 0) {
-            span_list_remove(c, s);
-            c->span_free -= s->nfree;
-            c->nspans--;
-            s->next = empty;
-            empty = s;
-        }
+        take_spare(c, &empty);
         UNLOCK(cls);
         spans_free(empty);
     }

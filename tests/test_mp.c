@@ -9,6 +9,7 @@
 
 #include "mp.h"
 #include "mp_internal.h"
+#include "ap_checker.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -692,6 +693,8 @@ Test(mp, caches_of_exited_threads_decay_after_the_period)
  * class used in the period keeps it. */
 Test(mp, unused_thread_cache_lists_decay_at_the_next_slow_path)
 {
+    if (ap__checker())
+        cr_skip_test("no thread caches under ASan or Memcheck (mp_checker.c)");
     enum { N = 64 };
     void *v[N];
     for (int i = 0; i < N; i++)
