@@ -242,30 +242,19 @@ static arena_t *adopt_child(arena_t *a, arena_t *parent)
 }
 
 /* Why: a child destroyed alone must not be destroyed again by its parent.
- * Its record is given back when it is the parent's newest allocation (a
- * request child created and destroyed with nothing allocated in the parent
- * in between leaves nothing behind); otherwise it stays, inert, until the
- * parent's scope ends. */
+ * Its record stays in the parent, inert, until the parent's scope ends (a
+ * destroy, reset or rewind of the parent).  Giving the record back when it
+ * was the parent's newest allocation broke a rewind of the parent in a case
+ * the arena fuzzer found (a buffer arena, a mark before the child, callbacks
+ * after it: a callback older than the mark ran), so it is not done. */
 static void forget_parent(arena_t *a)
 {
     arena__child_t *l = a->link;
     if (l == NULL)
         return;
-    arena_t *p = a->parent;
     l->child = NULL;
     a->link = NULL;
     a->parent = NULL;
-    char *rec = (char *)l;
-    arena__defer_t *d = (arena__defer_t *)(rec + ARENA__ROUND_UP(sizeof *l, ARENA_ALIGN));
-    char *end = rec + ARENA__ROUND_UP(ARENA__ROUND_UP(sizeof *l, ARENA_ALIGN) + sizeof *d,
-                                      ARENA_ALIGN);
-    if (p->running == 0 && p->defers == d && p->h.cur == end && rec >= p->chunk->start) {
-        arena__note_peak(p);
-        p->defers = d->prev;
-        p->h.cur = rec;
-        arena__hide_room(p);
-        arena__release_range(rec, end);
-    }
 }
 
 _Static_assert(ARENA__CHUNK_HDR + ARENA__ROUND_UP(sizeof(struct arena), ARENA_ALIGN) + ARENA_ALIGN <=

@@ -152,7 +152,7 @@ arena_t *arena_create(const arena_opts_t *opts);
  * no-op.  Refused (nothing happens; debug builds report it) when called from
  * inside one of this arena's own deferred callbacks.  A child destroyed alone
  * is forgotten by its parent; its 48-byte record stays in the parent until the
- * parent's scope ends, unless nothing was allocated in the parent since. */
+ * parent's scope ends (mark the parent before a request child, rewind after). */
 void arena_destroy(arena_t *a);
 
 /* ---- Chunk cache ---- */
