@@ -77,6 +77,7 @@ typedef struct server server_t;
 typedef struct conn_mem {
     arena_t *arena;
     arena_t *request; /* child of arena, or NULL between requests */
+    arena_mark_t before_request; /* the connection arena before the child */
 } conn_mem_t;
 
 /* The server's: connection objects from a pool. */
@@ -188,11 +189,13 @@ static void conn_free(server_t *s, conn_t *c)
 
 /* A child of the connection's arena per request: whatever thread or library
  * handles the request gets an arena of its own that cannot outlive the
- * connection.  Created and destroyed with nothing allocated in the parent in
- * between, it leaves nothing behind in it.  8 KiB holds a typical request;
- * 1 MiB caps one. */
+ * connection.  The connection arena is marked before it and rewound to the
+ * mark after it, which ends the child and takes its record in the parent
+ * back, so a keep-alive connection does not grow per request.  8 KiB holds
+ * a typical request; 1 MiB caps one. */
 static int req_begin(conn_t *c)
 {
+    c->mem.before_request = arena_mark(c->mem.arena);
     c->mem.request = arena_create(
         &(arena_opts_t){.parent = c->mem.arena, .chunk_size = 8 << 10, .max_bytes = 1 << 20});
     return c->mem.request ? 0 : -1;
@@ -214,10 +217,12 @@ static int req_defer(conn_t *c, void (*fn)(void *), void *arg)
     return arena_defer(c->mem.request, fn, arg);
 }
 
-/* Destroying the child frees the request's memory and closes what it opened. */
+/* Rewinding the connection arena to before the request ends the child: its
+ * memory goes back and what it opened is closed. */
 static void req_end(conn_t *c)
 {
-    arena_destroy(c->mem.request);
+    if (arena_rewind(c->mem.arena, c->mem.before_request) != 0)
+        arena_destroy(c->mem.request); /* the mark could not be recorded */
     c->mem.request = NULL;
 }
 
