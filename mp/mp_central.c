@@ -39,6 +39,9 @@ typedef struct central_lock {
 } __attribute__((aligned(64))) central_lock_t;
 
 #define MAGIC_SHIFT 40
+#ifndef STACK_MULT
+#define STACK_MULT 1
+#endif
 
 static central_t centrals[MP_NUM_CLASSES];
 /* Decay state per class, under the class lock; apart from central_t, which
@@ -56,7 +59,7 @@ static void central_init(void)
 {
     size_t total = 0;
     for (size_t c = 1; c < MP_NUM_CLASSES; c++)
-        total += (size_t)mp__class_slots[c] * mp__class_batch[c];
+        total += STACK_MULT * (size_t)mp__class_slots[c] * mp__class_batch[c];
     stack_store = mp__meta_alloc(total * sizeof(void *));
     for (size_t c = 0; c < MP_NUM_CLASSES; c++) {
         pthread_mutex_init(&central_locks[c].m, NULL);
@@ -65,7 +68,7 @@ static void central_init(void)
         centrals[c].magic = (((uint64_t)1 << MAGIC_SHIFT) + mp__class_size[c] - 1) / mp__class_size[c];
         if (stack_store) { /* without it every object goes back to its span */
             centrals[c].stack = stack_store;
-            centrals[c].cap = (size_t)mp__class_slots[c] * mp__class_batch[c];
+            centrals[c].cap = STACK_MULT * (size_t)mp__class_slots[c] * mp__class_batch[c];
             stack_store += centrals[c].cap;
         }
     }
@@ -267,19 +270,22 @@ static void spans_put(central_t *c, void *const *objs, size_t n, mp_span_t **emp
             i++;
             continue;
         }
+        /* Why the span's fields in locals: the bitmap stores below may alias
+         * them, and the object count is a division the loop must not redo. */
         uintptr_t lo = s->page << MP_PAGE_SHIFT, len = s->npages << MP_PAGE_SHIFT;
+        uint64_t magic = c->magic, nobjs = span_objects(s), *avail = s->avail;
         size_t k = 0;
         for (; i < n && (uintptr_t)objs[i] - lo < len; i++) {
             uintptr_t off = (uintptr_t)objs[i] - lo;
-            uint64_t idx = (off * c->magic) >> MAGIC_SHIFT, bit = (uint64_t)1 << (idx % 64);
-            if (AP__UNLIKELY(idx * size != off || idx >= span_objects(s) || (s->avail[idx / 64] & bit))) {
-                mp__misuse(idx * size != off   ? "free of a pointer inside a block"
-                           : idx >= span_objects(s) ? "free of a pointer not allocated by arenapool"
-                                                    : "double free",
+            uint64_t idx = (off * magic) >> MAGIC_SHIFT, bit = (uint64_t)1 << (idx % 64);
+            if (AP__UNLIKELY(idx * size != off || idx >= nobjs || (avail[idx / 64] & bit))) {
+                mp__misuse(idx * size != off ? "free of a pointer inside a block"
+                           : idx >= nobjs    ? "free of a pointer not allocated by arenapool"
+                                             : "double free",
                            objs[i]);
                 continue;
             }
-            s->avail[idx / 64] |= bit;
+            avail[idx / 64] |= bit;
             k++;
         }
         s->nfree += (uint32_t)k;

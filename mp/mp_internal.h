@@ -312,6 +312,7 @@ typedef struct mp_tcache {
     struct mp_tcache *next, *prev; /* registry of live caches */
     void **store;                  /* every bin's slots, carved at creation */
     size_t dyn_bytes;              /* list limits granted above the static ones */
+    size_t cap_bytes;              /* sum of every list's limit above MP_TC_START, in bytes */
     uint64_t decay_stamp;          /* when this cache last decayed (ms) */
     /* Per list: MP_TC_SPILLED, it has overflowed since the last flush;
      * MP_TC_ACTIVE, it took a slow path since the last decay.  Bits of one
@@ -321,6 +322,21 @@ typedef struct mp_tcache {
 } mp_tcache_t;
 
 enum { MP_TC_SPILLED = 1, MP_TC_ACTIVE = 2 };
+
+/* A list's limit at creation and after a flush (slow start: a class used once
+ * costs one or two objects, not a batch). */
+#define MP_TC_START 2u
+/* Why a budget for the whole cache: a thread that stops calling keeps its
+ * lists until it exits (no other thread may touch them: the fast paths take
+ * no lock), so what one thread holds is bounded by what its lists may grow
+ * to.  The static limits alone add up to 12 MiB a thread (4 MiB below 4 KiB);
+ * instead, the growth of every list above MP_TC_START, in bytes, stays within
+ * this, as tcmalloc bounds each thread cache.  Lists a thread stops using
+ * hand their room back (tc_decay, mp_thread_cache.c).  Overridable at build
+ * time for measurements only. */
+#ifndef MP_TC_BUDGET
+#define MP_TC_BUDGET ((size_t)2 << 20)
+#endif
 
 #if defined(__GNUC__) && (defined(__PIE__) || !defined(__PIC__))
 #define MP__TLS_IE __attribute__((tls_model("local-exec")))

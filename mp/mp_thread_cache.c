@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define START_MAX 2u
 /* Why a budget: a list that keeps running dry may grow past its class's
  * static limit (as tcmalloc's do, up to 8192 objects), so a program that
  * frees a large burst and then allocates it again keeps it in its own cache
@@ -60,14 +59,23 @@ static void release_n(mp_bin_t *b, size_t cls, size_t n)
     mp__central_release(cls, b->slots + left, n);
 }
 
+/* Set bin b's limit, keeping the cache's sum of limits above the start, in
+ * bytes (every list starts at MP_TC_START, charged to no budget). */
+static void set_max(mp_tcache_t *tc, mp_bin_t *b, size_t cls, uint32_t m)
+{
+    tc->cap_bytes = tc->cap_bytes - (size_t)b->max * mp__class_size[cls] + (size_t)m * mp__class_size[cls];
+    b->max = m;
+}
+
 static void flush_cache(mp_tcache_t *tc)
 {
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         mp_bin_t *b = &tc->bins[cls];
         if (b->count)
             release_n(b, cls, b->count);
-        b->max = START_MAX;
+        b->max = MP_TC_START;
     }
+    tc->cap_bytes = 0;
     tc->dyn_bytes = 0;
     memset(tc->flags, 0, sizeof tc->flags);
 }
@@ -97,8 +105,13 @@ static void tc_decay(mp_tcache_t *tc)
     tc->decay_stamp = now;
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         mp_bin_t *b = &tc->bins[cls];
-        if (!(tc->flags[cls] & MP_TC_ACTIVE) && b->count)
-            release_n(b, cls, b->count - b->count / 2);
+        if (!(tc->flags[cls] & MP_TC_ACTIVE)) {
+            if (b->count)
+                release_n(b, cls, b->count - b->count / 2);
+            /* its room in the budget goes to the lists in use */
+            if (b->max > MP_TC_START)
+                set_max(tc, b, cls, b->max / 2 > MP_TC_START ? b->max / 2 : MP_TC_START);
+        }
         tc->flags[cls] &= (uint8_t)~MP_TC_ACTIVE;
     }
 }
@@ -181,7 +194,7 @@ static mp_tcache_t *tc_create(void)
     tc->decay_stamp = mp__now_ms();
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
         tc->bins[cls].slots = store;
-        tc->bins[cls].max = START_MAX;
+        tc->bins[cls].max = MP_TC_START;
         tc->bins[cls].divc = mp__class_divc[cls];
         store += bin_cap[cls];
     }
@@ -201,14 +214,17 @@ static mp_tcache_t *tc_create(void)
 
 /* ---- Slow paths ---- */
 
-static void grow_limit(mp_bin_t *b, size_t cls)
+static void grow_limit(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
 {
     uint32_t lim = mp__class_limit[cls], batch = mp__class_batch[cls];
     uint32_t m = b->max < batch ? b->max * 2 : b->max + batch;
     if (m > lim)
         m = lim;
+    size_t size = mp__class_size[cls], room = MP_TC_BUDGET > tc->cap_bytes ? MP_TC_BUDGET - tc->cap_bytes : 0;
+    if (m > b->max && (size_t)(m - b->max) * size > room)
+        m = b->max + (uint32_t)(room / size);
     if (m > b->max)
-        b->max = m;
+        set_max(tc, b, cls, m);
 }
 
 /* A list that ran dry at its static limit: grow it from the thread's budget.
@@ -222,10 +238,10 @@ static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
     if (!(tc->flags[cls] & MP_TC_SPILLED) || b->max < lim || b->max + batch > bin_cap[cls])
         return;
     size_t cost = (size_t)batch * mp__class_size[cls];
-    if (tc->dyn_bytes + cost > DYN_BUDGET)
+    if (tc->dyn_bytes + cost > DYN_BUDGET || tc->cap_bytes + cost > MP_TC_BUDGET)
         return;
     tc->dyn_bytes += cost;
-    b->max += batch;
+    set_max(tc, b, cls, b->max + batch);
 }
 
 AP__NOINLINE void *mp__alloc_slow(size_t cls)
@@ -266,7 +282,7 @@ AP__NOINLINE void *mp__alloc_slow(size_t cls)
     p = b->slots[got - 1];
     MP__STORE(&b->count, (uint32_t)(got - 1));
     grow_dynamic(tc, b, cls);
-    grow_limit(b, cls);
+    grow_limit(tc, b, cls);
 out:
     if (AP__UNLIKELY(ap__checker()))
         mp__checker_alloc(p, cls);
@@ -407,7 +423,7 @@ static void push_slow(void *p, size_t cls)
     b->slots[b->count] = p;
     MP__STORE(&b->count, b->count + 1);
     if (b->max < batch)
-        grow_limit(b, cls);
+        grow_limit(tc, b, cls);
     tc->flags[cls] |= MP_TC_SPILLED;
 }
 

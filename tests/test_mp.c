@@ -718,6 +718,55 @@ Test(mp, unused_thread_cache_lists_decay_at_the_next_slow_path)
     mp_free(q2);
 }
 
+/* Every class up to 4 KiB used hard by one thread: allocate past the list's
+ * limit, free it all (the list overflows and grows), twice, then allocate
+ * and free it again (the list runs dry: the dynamic growth).  What the
+ * thread's cache then holds stays within the budget plus every list's start;
+ * without the budget the lists grow to their static limits (4 MiB below
+ * 4 KiB) and past them. */
+static void *use_every_class(void *arg)
+{
+    size_t *held = arg;
+    enum { ROUNDS = 3 };
+    static void *v[4096];
+    for (int round = 0; round < ROUNDS; round++)
+        for (size_t size = 16; size <= 4096; size += 16) {
+            size_t cls = mp__class_of(size);
+            if (mp__class_size[cls] != size)
+                continue; /* each class once, at its own size */
+            size_t n = (size_t)mp__class_limit[cls] + 4u * mp__class_batch[cls];
+            cr_assert_leq(n, sizeof v / sizeof v[0]);
+            for (size_t i = 0; i < n; i++) {
+                v[i] = mp_alloc(size);
+                cr_assert(v[i]);
+                memset(v[i], (int)i, size);
+            }
+            for (size_t i = 0; i < n; i++)
+                mp_free(v[i]);
+        }
+    size_t bytes = 0;
+    for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++)
+        bytes += (size_t)mp__tc->bins[cls].count * mp__class_size[cls];
+    *held = bytes;
+    return NULL;
+}
+
+Test(mp, a_thread_cache_holds_at_most_its_budget)
+{
+    if (ap__checker())
+        cr_skip_test("no thread caches under ASan or Memcheck (mp_checker.c)");
+    size_t start = 0;
+    for (size_t cls = 1; cls < MP_NUM_CLASSES && mp__class_size[cls] <= 4096; cls++)
+        start += MP_TC_START * mp__class_size[cls];
+    size_t held = 0;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, use_every_class, &held), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_gt(held, MP_TC_BUDGET / 4, "the lists did grow (%zu bytes held)", held);
+    cr_assert_leq(held, MP_TC_BUDGET + start, "held %zu bytes, budget %zu + start %zu", held,
+                  (size_t)MP_TC_BUDGET, start);
+}
+
 /* A program cycling large blocks of varied sizes (as mimalloc-bench's
  * malloc-large, scaled down so that a loaded machine still runs a cycle well
  * within the idle decay period): once warm, new blocks come from pages
