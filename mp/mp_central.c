@@ -39,9 +39,6 @@ typedef struct central_lock {
 } __attribute__((aligned(64))) central_lock_t;
 
 #define MAGIC_SHIFT 40
-#ifndef STACK_MULT
-#define STACK_MULT 1
-#endif
 
 static central_t centrals[MP_NUM_CLASSES];
 /* Decay state per class, under the class lock; apart from central_t, which
@@ -59,7 +56,7 @@ static void central_init(void)
 {
     size_t total = 0;
     for (size_t c = 1; c < MP_NUM_CLASSES; c++)
-        total += STACK_MULT * (size_t)mp__class_slots[c] * mp__class_batch[c];
+        total += (size_t)mp__class_slots[c] * mp__class_batch[c];
     stack_store = mp__meta_alloc(total * sizeof(void *));
     for (size_t c = 0; c < MP_NUM_CLASSES; c++) {
         pthread_mutex_init(&central_locks[c].m, NULL);
@@ -68,7 +65,7 @@ static void central_init(void)
         centrals[c].magic = (((uint64_t)1 << MAGIC_SHIFT) + mp__class_size[c] - 1) / mp__class_size[c];
         if (stack_store) { /* without it every object goes back to its span */
             centrals[c].stack = stack_store;
-            centrals[c].cap = STACK_MULT * (size_t)mp__class_slots[c] * mp__class_batch[c];
+            centrals[c].cap = (size_t)mp__class_slots[c] * mp__class_batch[c];
             stack_store += centrals[c].cap;
         }
     }
