@@ -120,7 +120,7 @@ void mp_free_sized(void *p, size_t size)
 static size_t check_live(const void *p, mp_span_t **large)
 {
     uint32_t m = mp__meta_at(p);
-    size_t cls = m & 0xFFu;
+    size_t cls = mp__meta_cls(m);
     *large = NULL;
     if (AP__LIKELY(cls != 0))
         return mp__small_ok(p, m) || mp__small_verify(p, m) ? cls : 0;

@@ -110,11 +110,12 @@ typedef struct mp_span {
  * pointer on a page with a class is a live block or a free one that holds its
  * key (see "Misuse"), never an object with no owner and no key.  A leaf covers
  * 2^18 pages (2 GiB); it holds each page's span and a 32-bit word: the size
- * class in the low byte (0 = not a small block) or'd with the page's byte
+ * class (0 = not a small block; see mp__meta_make) or'd with the page's byte
  * offset in its span (a multiple of the page), so free can tell an object's
- * start from its interior with the one load it already makes.  The root stores each leaf as an offset from an all-zero static
- * leaf, so the free fast path needs no NULL check: an unknown address reads
- * class 0 and falls to the slow path. */
+ * start from its interior with the one load it already makes.  The root
+ * stores each leaf as an offset from an all-zero static leaf, so the free
+ * fast path needs no NULL check: an unknown address reads class 0 and falls
+ * to the slow path. */
 #define MP_LEAF_BITS 18
 #define MP_ROOT_BITS (48 - MP_PAGE_SHIFT - MP_LEAF_BITS)
 #define MP_LEAF_LEN ((size_t)1 << MP_LEAF_BITS)
@@ -138,6 +139,26 @@ MP__INLINE mp_leaf_t *mp__leaf_of(uintptr_t addr)
     return (mp_leaf_t *)((uintptr_t)&mp__leaf_empty + off);
 }
 
+/* The page-map word of a small span's marked page: the page's byte offset in
+ * its span (a multiple of the page) or'd with its class times 32, the byte
+ * offset of the class's list in a thread cache (mp_bin_t), so the free fast
+ * path finds its list with one mask.  0: no class (not a small block, or a
+ * page not yet marked). */
+#define MP_META_CLS_SHIFT 5
+#define MP_META_CLS_MASK ((uint32_t)0x7F << MP_META_CLS_SHIFT)
+_Static_assert(MP_NUM_CLASSES <= 128 && (128u << MP_META_CLS_SHIFT) <= MP_PAGE_SIZE,
+               "the class fits the page-map word below the page offset");
+
+MP__INLINE uint32_t mp__meta_make(size_t cls, size_t page_in_span)
+{
+    return (uint32_t)(cls << MP_META_CLS_SHIFT | page_in_span << MP_PAGE_SHIFT);
+}
+
+MP__INLINE size_t mp__meta_cls(uint32_t m)
+{
+    return (m & MP_META_CLS_MASK) >> MP_META_CLS_SHIFT;
+}
+
 MP__INLINE uint32_t mp__meta_at(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
@@ -154,8 +175,8 @@ extern uint64_t mp__class_divc[MP_NUM_CLASSES] AP__HIDDEN;
  * object?  ~6 instructions, no branch. */
 MP__INLINE bool mp__off_bad(const void *p, uint32_t m)
 {
-    uint64_t off = (m & ~0xFFu) | ((uintptr_t)p & (MP_PAGE_SIZE - 1));
-    uint64_t c = mp__class_divc[m & 0xFFu];
+    uint64_t off = (m & ~(uint32_t)(MP_PAGE_SIZE - 1)) | ((uintptr_t)p & (MP_PAGE_SIZE - 1));
+    uint64_t c = mp__class_divc[mp__meta_cls(m)];
     return off * c >= c;
 }
 
@@ -175,7 +196,7 @@ MP__INLINE mp_span_t *mp__span_at(const void *p)
  * is on no small span (debug checks and tests; not a fast path). */
 MP__INLINE size_t mp__class_at(const void *p)
 {
-    size_t cls = mp__meta_at(p) & 0xFFu;
+    size_t cls = mp__meta_cls(mp__meta_at(p));
     mp_span_t *s = cls ? NULL : mp__span_at(p);
     return s && MP__LOAD(&s->state) == MP_SPAN_SMALL ? __atomic_load_n(&s->cls, __ATOMIC_RELAXED) : cls;
 }
@@ -495,17 +516,16 @@ MP__INLINE void mp__free_class(void *p, size_t cls)
 MP__INLINE void mp__free_inline(void *p)
 {
     uint32_t m = mp__meta_at(p);
-    size_t cls = m & 0xFFu;
-    mp_bin_t *b = &mp__tc->bins[cls];
+    mp_bin_t *b = (mp_bin_t *)((char *)mp__tc->bins + (m & MP_META_CLS_MASK));
     uint32_t n = b->count;
     if (AP__UNLIKELY(n >= b->max)) {
-        mp__free_slow(p, cls);
+        mp__free_slow(p, mp__meta_cls(m));
         return;
     }
 #if MP_FAST_CHECKS
     /* mp__small_ok, with the divisor from the bin (loaded with it) */
     uintptr_t key = mp__key(p);
-    uint64_t off = (m & ~0xFFu) | ((uintptr_t)p & (MP_PAGE_SIZE - 1)), c = b->divc;
+    uint64_t off = (m & ~(uint32_t)(MP_PAGE_SIZE - 1)) | ((uintptr_t)p & (MP_PAGE_SIZE - 1)), c = b->divc;
     if (AP__UNLIKELY((int)(off * c >= c) | (int)(((const uintptr_t *)p)[1] == key))) {
         mp__free_suspect(p, m);
         return;

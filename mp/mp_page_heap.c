@@ -68,7 +68,7 @@ static void pagemap_set_class(uintptr_t page, size_t n, size_t cls)
 {
     for (size_t i = 0; i < n; i++) {
         mp_leaf_t *leaf = mp__leaf_of((page + i) << MP_PAGE_SHIFT);
-        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? (uint32_t)(cls | i << MP_PAGE_SHIFT) : 0u);
+        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? mp__meta_make(cls, i) : 0u);
     }
 }
 
@@ -81,7 +81,7 @@ void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to)
 {
     for (size_t i = from; i < to; i++) {
         mp_leaf_t *leaf = mp__leaf_of((s->page + i) << MP_PAGE_SHIFT);
-        MP__STORE(&leaf->meta[(s->page + i) & (MP_LEAF_LEN - 1)], (uint32_t)(s->cls | i << MP_PAGE_SHIFT));
+        MP__STORE(&leaf->meta[(s->page + i) & (MP_LEAF_LEN - 1)], mp__meta_make(s->cls, i));
     }
 }
 
@@ -1072,7 +1072,7 @@ static void heap_check_locked(void)
             uintptr_t page = ((uintptr_t)r << MP_LEAF_BITS) | j;
             mp_span_t *s = MP__LOAD(&leaf->span[j]);
             uint32_t m = MP__LOAD(&leaf->meta[j]);
-            uint8_t cls = (uint8_t)(m & 0xFFu);
+            uint8_t cls = (uint8_t)mp__meta_cls(m);
             if (!s) {
                 if (cls != 0)
                     check_fail("mp heap check: class set on a page without a span", page, s);

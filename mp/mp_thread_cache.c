@@ -343,7 +343,7 @@ bool mp__small_verify(const void *p, uint32_t m)
         mp__misuse("free of a pointer inside a block", p);
         return false;
     }
-    return mp__small_live(p, m & 0xFFu);
+    return mp__small_live(p, mp__meta_cls(m));
 }
 
 /* Push p, a checked block of class cls, on this thread's list. */
@@ -352,7 +352,7 @@ static void push_slow(void *p, size_t cls);
 void mp__free_suspect(void *p, uint32_t m)
 {
     if (mp__small_verify(p, m))
-        push_slow(p, m & 0xFFu);
+        push_slow(p, mp__meta_cls(m));
 }
 
 void mp__free_nonsmall(void *p)
@@ -376,8 +376,8 @@ AP__NOINLINE void mp__free_slow(void *p, size_t cls)
      * mp_free_sized trusts the caller's size; here it costs nothing. */
 #if MP_FAST_CHECKS
     uint32_t m = mp__meta_at(p);
-    if (AP__UNLIKELY((m & 0xFFu) != cls)) {
-        if ((m & 0xFFu) == 0) { /* a page never marked: the exact look */
+    if (AP__UNLIKELY(mp__meta_cls(m) != cls)) {
+        if (mp__meta_cls(m) == 0) { /* a page never marked: the exact look */
             mp__free_nonsmall(p);
             return;
         }
