@@ -422,8 +422,10 @@ Test(mp_os, address_space_limit_fits_the_same_bytes_after_frees, .timeout = 180)
  * blocks (kept resident for reuse), then RLIMIT_AS = VmSize + 16 MiB and a
  * 48 MiB block, which fits no hole and no headroom: the heap must give its
  * free pages back and retry.  Exit status: 0 ok, 10 + step on failure. */
-static void full_cache_child(void)
+static void full_cache_child(void *unused)
 {
+    (void)unused;
+    alarm(50); /* a hung child dies instead of hanging the suite */
     enum { N = 8 };
     char *hole[N], *keep[N];
     for (int i = 0; i < N; i++) {
@@ -458,14 +460,7 @@ Test(mp_os, address_space_limit_with_a_full_cache_releases_and_retries, .timeout
 {
     if (MPOS_ASAN || MPOS_VALGRIND)
         cr_skip_test("the sanitizer's own mappings fill any address-space limit");
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        alarm(50);
-        full_cache_child();
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    int st = run_in_child(full_cache_child, NULL, NULL, 0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: wait status %d (exit %d)", st,
               WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
