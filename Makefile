@@ -122,8 +122,7 @@ ASAN_CFLAGS := $(WARN) -O1 -g $(ASAN_FLAGS)
 TEST_TARGETS :=
 CLEAN_EXTRA  :=
 
-.PHONY: build/arenapool.pc build/cmake/arenapool-config.cmake build/cmake/arenapool-config-version.cmake \
-        all headers debug asan test test-release test-debug test-asan test-deps example \
+.PHONY: all headers debug asan test test-release test-debug test-asan test-deps example \
         install uninstall clean help docs test-docs
 
 all: $(REL_DIR)/libarenapool.a $(REL_DIR)/libarenapool.so headers
@@ -242,38 +241,41 @@ INCDIR   := $(DESTDIR)$(INCLUDEDIR)/arenapool
 LIBDST   := $(DESTDIR)$(LIBDIR)
 PCDIR    := $(LIBDST)/pkgconfig
 CMAKEDST := $(DESTDIR)$(CMAKEDIR)
-CMAKE_FILES := build/cmake/arenapool-config.cmake build/cmake/arenapool-config-version.cmake
+CMAKE_FILES := arenapool-config.cmake arenapool-config-version.cmake
 
-# Phony, so the file always carries this run's PREFIX.  Cflags name the
-# parent of arenapool/, so sources write <arenapool/arena.h>: a bare <arena.h>
-# could be anyone's.
-build/arenapool.pc:
-	@mkdir -p build
-	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' \
-	  'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' '' 'Name: arenapool' \
-	  'Description: bump-pointer arenas, object pools and a thread-caching allocator' \
-	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -larenapool' \
-	  'Libs.private: -lpthread' > $@
+# arenapool.pc and the CMake package carry this run's PREFIX, LIBDIR and
+# INCLUDEDIR, so `make install` writes them straight into their destination.
+# Why no copy in build/: test-install, test-checkers and test-readme each run
+# `make install` with a PREFIX or DESTDIR of their own, at once under make -j,
+# and a shared build/arenapool.pc was rewritten or removed by one while
+# another installed it.  The .pc's Cflags name the parent of arenapool/, so
+# sources write <arenapool/arena.h>: a bare <arena.h> could be anyone's.
+PC_LINES = 'prefix=$(PREFIX)' 'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' \
+  'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' '' 'Name: arenapool' \
+  'Description: bump-pointer arenas, object pools and a thread-caching allocator' \
+  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -larenapool' \
+  'Libs.private: -lpthread'
 
 # find_package(arenapool CONFIG): cmake/*.in with this run's version and the
 # paths from the config's folder to the headers and libraries, relative so that
-# a DESTDIR-staged or moved tree still finds its own files.  Phony like the .pc.
-$(CMAKE_FILES): build/cmake/%: cmake/%.in
-	@mkdir -p $(dir $@)
-	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
-	    -e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' \
-	    -e "s|@REL_INCLUDEDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g" \
-	    -e "s|@REL_LIBDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g" $< > $@
+# a DESTDIR-staged or moved tree still finds its own files.
+CMAKE_SED = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+  -e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' \
+  -e "s|@REL_INCLUDEDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g" \
+  -e "s|@REL_LIBDIR@|$$(realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g"
 
-install: all build/arenapool.pc $(CMAKE_FILES)
+install: all
 	install -d $(INCDIR) $(LIBDST) $(PCDIR) $(CMAKEDST)
 	install -m 644 $(INST_HDR) $(INCDIR)/
 	install -m 644 $(REL_DIR)/libarenapool.a $(LIBDST)/
 	install -m 755 $(REL_DIR)/libarenapool.so $(LIBDST)/libarenapool.so.$(VERSION)
 	ln -sf libarenapool.so.$(VERSION) $(LIBDST)/libarenapool.so.$(SOVERSION)
 	ln -sf libarenapool.so.$(SOVERSION) $(LIBDST)/libarenapool.so
-	install -m 644 build/arenapool.pc $(PCDIR)/arenapool.pc
-	install -m 644 $(CMAKE_FILES) $(CMAKEDST)/
+	printf '%s\n' $(PC_LINES) > $(PCDIR)/arenapool.pc
+	chmod 644 $(PCDIR)/arenapool.pc
+	for f in $(CMAKE_FILES); do \
+	  $(CMAKE_SED) cmake/$$f.in > $(CMAKEDST)/$$f && chmod 644 $(CMAKEDST)/$$f || exit 1; \
+	done
 	install -m 755 $(MP_SO) $(LIBDST)/
 	@$(if $(DESTDIR),:,$(install_hint))
 

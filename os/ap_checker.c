@@ -88,7 +88,13 @@ static void asan_clear(const void *p, size_t n)
     }
 }
 
-void ap__unpoison(const void *p, size_t n)
+/* [p, p+n) made accessible.  Why two entry points over one body: ASan knows
+ * only accessible or not, but Memcheck also tracks whether the bytes are
+ * defined, and callers need both (ap_checker.h): a block
+ * handed out is undefined, so a read before a write is reported; bytes the
+ * library knows (zeroed pages, its own bookkeeping) are defined, so reading
+ * them is no false report. */
+static void make_accessible(const void *p, size_t n, int defined)
 {
     if (n == 0)
         return;
@@ -96,23 +102,18 @@ void ap__unpoison(const void *p, size_t n)
     if (k == AP__CHECK_ASAN)
         asan_clear(p, n);
 #ifdef HAVE_MEMCHECK
+    else if (k == AP__CHECK_VALGRIND && defined)
+        (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
     else if (k == AP__CHECK_VALGRIND)
         (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#else
+    (void)defined;
 #endif
 }
 
-void ap__reveal(const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    int k = ap__checker();
-    if (k == AP__CHECK_ASAN)
-        asan_clear(p, n);
-#ifdef HAVE_MEMCHECK
-    else if (k == AP__CHECK_VALGRIND)
-        (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
-#endif
-}
+void ap__unpoison(const void *p, size_t n) { make_accessible(p, n, 0); }
+
+void ap__reveal(const void *p, size_t n) { make_accessible(p, n, 1); }
 
 /* Memcheck forgets an unmapped range by itself; ASan does not. */
 void ap__unmapping(const void *p, size_t n)

@@ -2,13 +2,14 @@
  * ap_os.h - the only door to the operating system for every arenapool layer.
  *
  * Arenas, pools and the memory pool obtain and return address space, read the
- * environment and the clock, and report fatal misuse only through these
- * calls; nothing else in the project calls mmap/munmap/madvise, getenv or
- * clock_gettime.  The memory calls return 0 or an errno value (they do not
- * touch errno themselves), so a caller can decide what to report and can
- * leave its own state untouched on failure.  Sizes and addresses must be
- * multiples of ap__os_page_size() unless stated otherwise.  No call here
- * allocates, so each may be made from inside malloc (the LD_PRELOAD library).
+ * clock, and report fatal misuse only through these calls; nothing else in
+ * the project calls mmap/munmap/madvise or clock_gettime.  The environment is
+ * read once, beside this layer, by ap_options.c (ap__options()).  The memory
+ * calls return 0 or an errno value (they do not touch errno themselves), so
+ * a caller can decide what to report and can leave its own state untouched
+ * on failure.  Sizes and addresses must be multiples of ap__os_page_size()
+ * unless stated otherwise.  No call here allocates, so each may be made from
+ * inside malloc (the LD_PRELOAD library).
  *
  * Test builds (ARENAPOOL_FAULT_INJECT) get a seam that makes chosen mappings
  * fail, so every ENOMEM path can be walked deterministically.
@@ -95,13 +96,6 @@ typedef struct ap_os_calls {
     uint64_t mmap, munmap, madvise, mremap, mprotect;
 } ap_os_calls_t;
 void ap__os_calls(ap_os_calls_t *out) AP__HIDDEN;
-
-/* The value of environment variable `name` (non-NULL), or NULL when unset.
- * The ARENAPOOL_* variables are read through ap__options() (ap_options.h).
- * Reads environ in place: never allocates, so it is safe before the first
- * malloc and inside one.  The string belongs to the environment; callers read
- * it once and keep their decision (a later setenv is not seen). */
-const char *ap__os_getenv(const char *name) AP__HIDDEN;
 
 /* Milliseconds of a monotonic clock, coarse where the OS offers one (cheaper;
  * a timer tick's resolution): for ageing idle memory, not for timing.

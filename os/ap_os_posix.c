@@ -1,6 +1,6 @@
 /*
  * ap_os_posix.c - POSIX implementation of ap_os.h: mmap, munmap, madvise,
- * mprotect, getenv, clock_gettime and write(2) for fatal reports.
+ * mprotect, clock_gettime and write(2) for fatal reports.
  *
  * Owns no state but the cached page size (and, in fault-injection builds, the
  * armed failure counter).  Every function returns 0 or an errno value and
@@ -361,10 +361,7 @@ int ap__out_flush(ap_out_t *o, int fd)
     return err;
 }
 
-/* ---- Environment and clock ---- */
-
-/* Why getenv is safe here: glibc's and musl's read environ in place. */
-const char *ap__os_getenv(const char *name) { return getenv(name); }
+/* ---- Clock ---- */
 
 uint64_t ap__os_now_ms(void)
 {

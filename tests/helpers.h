@@ -7,8 +7,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "pool.h"
@@ -80,6 +83,52 @@ static inline int same_stats(arena_stats_t x, arena_stats_t y)
     }                                                                                      \
     static void fixture_teardown(void) { arena_destroy(A); }                               \
     TestSuite(name, .init = fixture_setup, .fini = fixture_teardown)
+
+/* ---- A test body in a child process ---- */
+
+/* What fd gives until end of file, in out (NUL-terminated, at most cap - 1
+ * bytes: reading stops there). */
+static inline void read_to_end(int fd, char *out, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd, out + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = 0;
+}
+
+/* Run fn(arg) in a forked child, which exits 0 when fn returns (fn may _exit
+ * or die first); returns the child's wait status for the caller to check.
+ * fn sets up whatever the child needs (its environment is its own).  With out,
+ * the child's stderr goes to a pipe and what it wrote lands in out,
+ * NUL-terminated (at most cap - 1 bytes: keep a child's output below that, or
+ * it blocks on the full pipe); with out NULL the child keeps the suite's
+ * stderr. */
+static inline int run_in_child(void (*fn)(void *arg), void *arg, char *out, size_t cap)
+{
+    int fd[2] = {-1, -1};
+    if (out)
+        cr_assert_eq(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (out) {
+            dup2(fd[1], 2);
+            close(fd[0]);
+        }
+        fn(arg);
+        _exit(0);
+    }
+    if (out) {
+        close(fd[1]);
+        read_to_end(fd[0], out, cap);
+        close(fd[0]);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return st;
+}
 
 /* Tiny deterministic PRNG so tests are reproducible. */
 static inline uint32_t test_rand(uint64_t *state)

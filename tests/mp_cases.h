@@ -332,15 +332,19 @@ static void *mpc_trimmer(void *argp)
     return NULL;
 }
 
-static inline void mpc_case_trim_while_running(int ops)
+/* The stress case on three threads while a fourth runs `beside` until the
+ * stress is done (mpc_stop). */
+static inline void mpc_stress_beside(void *(*beside)(void *), int ops)
 {
     atomic_store(&mpc_stop, 0);
     pthread_t tr;
-    MP_CHECK(pthread_create(&tr, NULL, mpc_trimmer, NULL) == 0, "pthread_create");
+    MP_CHECK(pthread_create(&tr, NULL, beside, NULL) == 0, "pthread_create");
     mpc_case_stress(3, ops);
     atomic_store(&mpc_stop, 1);
     pthread_join(tr, NULL);
 }
+
+static inline void mpc_case_trim_while_running(int ops) { mpc_stress_beside(mpc_trimmer, ops); }
 
 /* The pool's test clock seam (mp_page_heap.c): ms added to its clock. */
 extern uint64_t mp__clock_skew_ms;
@@ -366,15 +370,7 @@ static void *mpc_decayer(void *argp)
     return NULL;
 }
 
-static inline void mpc_case_decay_while_running(int ops)
-{
-    atomic_store(&mpc_stop, 0);
-    pthread_t tr;
-    MP_CHECK(pthread_create(&tr, NULL, mpc_decayer, NULL) == 0, "pthread_create");
-    mpc_case_stress(3, ops);
-    atomic_store(&mpc_stop, 1);
-    pthread_join(tr, NULL);
-}
+static inline void mpc_case_decay_while_running(int ops) { mpc_stress_beside(mpc_decayer, ops); }
 
 /* ---- Aligned and large blocks across threads ---- */
 

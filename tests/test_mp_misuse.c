@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "helpers.h"
 #include "mp.h"
 #include "mp_internal.h"
 
@@ -23,36 +24,29 @@
 
 typedef void (*misuse_fn)(void);
 
+typedef struct misuse_run {
+    misuse_fn fn;
+    int ignore;
+} misuse_run_t;
+
+/* The child's side of run_child: ARENAPOOL_MISUSE set or unset, then fn. */
+static void misuse_child(void *arg)
+{
+    const misuse_run_t *r = arg;
+    if (r->ignore)
+        setenv("ARENAPOOL_MISUSE", "ignore", 1);
+    else
+        unsetenv("ARENAPOOL_MISUSE");
+    ap__options_reread(); /* read once at start: see the change */
+    r->fn();
+}
+
 /* Run fn in a child (stderr to a pipe); returns its wait status, and what it
  * printed in out. */
 static int run_child(misuse_fn fn, int ignore, char *out, size_t cap)
 {
-    int fd[2];
-    cr_assert_eq(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        if (ignore)
-            setenv("ARENAPOOL_MISUSE", "ignore", 1);
-        else
-            unsetenv("ARENAPOOL_MISUSE");
-        ap__options_reread(); /* read once at start: see the change */
-        fn();
-        _exit(0);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fd[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = 0;
-    close(fd[0]);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    return st;
+    misuse_run_t r = {fn, ignore};
+    return run_in_child(misuse_child, &r, out, cap);
 }
 
 /* The default aborts with `what` and the address; ignore mode runs to the end. */

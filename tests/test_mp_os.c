@@ -119,7 +119,7 @@ static mp_stats_t stats_now(void)
     return s;
 }
 
-/* ---- Item 1: aligned blocks next to large blocks ---- */
+/* ---- Aligned blocks next to large blocks keep their size and bytes ---- */
 
 typedef struct blk {
     char *p;
@@ -236,7 +236,7 @@ Test(mp_os, large_block_survives_a_16k_aligned_neighbour)
     cr_assert_eq(s1.in_use, s0.in_use);
 }
 
-/* ---- Item 2: address space given back ---- */
+/* ---- Address space given back after frees ---- */
 
 /* Longer than the page heap's decay period (a second), then one call that
  * reaches the page heap: a program idle that long gets its free pages back
@@ -422,8 +422,10 @@ Test(mp_os, address_space_limit_fits_the_same_bytes_after_frees, .timeout = 180)
  * blocks (kept resident for reuse), then RLIMIT_AS = VmSize + 16 MiB and a
  * 48 MiB block, which fits no hole and no headroom: the heap must give its
  * free pages back and retry.  Exit status: 0 ok, 10 + step on failure. */
-static void full_cache_child(void)
+static void full_cache_child(void *unused)
 {
+    (void)unused;
+    alarm(50); /* a hung child dies instead of hanging the suite */
     enum { N = 8 };
     char *hole[N], *keep[N];
     for (int i = 0; i < N; i++) {
@@ -458,19 +460,12 @@ Test(mp_os, address_space_limit_with_a_full_cache_releases_and_retries, .timeout
 {
     if (MPOS_ASAN || MPOS_VALGRIND)
         cr_skip_test("the sanitizer's own mappings fill any address-space limit");
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        alarm(50);
-        full_cache_child();
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    int st = run_in_child(full_cache_child, NULL, NULL, 0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: wait status %d (exit %d)", st,
               WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
-/* ---- Item 3: nothing resident that the program did not touch ---- */
+/* ---- Nothing resident that the program did not touch ---- */
 
 /* 2 000 blocks of 100 000 bytes, only the first 4 KiB of each written: the
  * pool may make resident only the pages written (plus a little metadata). */
@@ -528,7 +523,7 @@ Test(mp_os, large_blocks_are_not_pre_faulted, .timeout = 60)
     }
 }
 
-/* ---- Item 4: transparent huge pages only when asked ---- */
+/* ---- Transparent huge pages only when asked ---- */
 
 /* Mappings of this process whose VmFlags carry "hg" (MADV_HUGEPAGE);
  * -1 when smaps shows no VmFlags. */
@@ -578,7 +573,7 @@ Test(mp_os, no_huge_page_advice_without_arenapool_thp, .timeout = 60)
         mp_free(big[i]);
 }
 
-/* ---- Item 5: large realloc grows in place or by mremap ---- */
+/* ---- Large realloc grows in place or by mremap, never by copying ---- */
 
 static unsigned char grow_byte(size_t i) { return (unsigned char)((i >> 12) * 131u + (i & 0xFFF) * 7u); }
 
@@ -634,7 +629,7 @@ Test(mp_os, large_realloc_shrink_then_grow_keeps_data)
     mp_free(p);
 }
 
-/* ---- Item 6: a freed big block is not handed out whole for a small one ---- */
+/* ---- A freed big block is not handed out whole for a small one ---- */
 
 Test(mp_os, freed_32mib_block_is_not_reused_whole_for_1mib)
 {
@@ -661,7 +656,7 @@ Test(mp_os, freed_32mib_block_is_not_reused_whole_for_1mib)
         cr_assert(r1 <= r0 + 8 * MiB, "RSS after free + mp_trim is %zu KiB above the start", (r1 - r0) / KiB);
 }
 
-/* ---- Item 7 (API side): memory back after free + mp_trim ---- */
+/* ---- RSS back near its start after free + mp_trim (trim_info.c: malloc_trim) ---- */
 
 Test(mp_os, rss_returns_near_start_after_free_and_trim, .timeout = 120)
 {

@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "helpers.h"
 #include "ap_options.h" /* ap__options_reread: the environment is read at start */
 #include "mp.h"
 #include "../include/arenapool/version.h"
@@ -36,11 +37,7 @@ static void capture(void (*fn)(int fd), char *out, size_t cap)
     cr_assert_eq(pipe(fd), 0);
     fn(fd[1]);
     close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fd[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = 0;
+    read_to_end(fd[0], out, cap);
     close(fd[0]);
 }
 
@@ -107,33 +104,21 @@ Test(mp_stats, print_to_a_closed_fd_fails_with_ebadf)
     cr_assert_eq(errno, EBADF);
 }
 
+/* The child's side of options_output: only `env`, whatever the suite was
+ * started with, then the options read from it. */
+static void options_child(void *env)
+{
+    clearenv();
+    for (const char *const *e = env; *e; e++)
+        putenv((char *)*e);
+    ap__options_reread();
+}
+
 /* What reading the environment `env` ("NAME=value" entries, NULL-ended)
  * writes on stderr, from a child (its environment is its own). */
 static void options_output(const char *const *env, char *out, size_t cap)
 {
-    int fd[2];
-    cr_assert_eq(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        clearenv(); /* only `env`, whatever the suite was started with */
-        for (const char *const *e = env; *e; e++)
-            putenv((char *)*e);
-        ap__options_reread();
-        _exit(0);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = read(fd[0], out + n, cap - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = 0;
-    close(fd[0]);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    int st = run_in_child(options_child, (void *)env, out, cap);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 

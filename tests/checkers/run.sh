@@ -21,7 +21,6 @@ fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
-rm -f build/arenapool.pc
 $MAKE --no-print-directory install PREFIX=/usr DESTDIR="$dest" >/dev/null || { echo "test-checkers: install failed"; exit 1; }
 lib=$dest/usr/lib
 export PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_LIBDIR="$lib/pkgconfig"

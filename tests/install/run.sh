@@ -12,9 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 dest=$tmp/root
 fail() { echo "test-install: FAILED: $*" >&2; exit 1; }
 
-# The .pc file depends only on the Makefile, so one generated for another
-# PREFIX would be installed as is: regenerate it for this PREFIX.
-rm -f build/arenapool.pc
+# make install writes arenapool.pc and the CMake files for this PREFIX
+# straight into DESTDIR (no copy in build/ that another install could change).
 $MAKE --no-print-directory install PREFIX=/usr DESTDIR="$dest" >/dev/null
 
 lib=$dest/usr/lib

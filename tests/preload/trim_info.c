@@ -139,7 +139,8 @@ int main(void)
     report("mallinfo2.uordblks falls after the frees", m3.uordblks + live / 2 <= m1.uordblks,
            "%zu before the frees, %zu after", m1.uordblks, m3.uordblks);
 
-    /* Item 1 through posix_memalign: 16 KiB-aligned blocks beside large ones. */
+    /* Aligned blocks beside large ones (test_mp_os.c) through posix_memalign:
+     * 16 KiB-aligned blocks keep their data and the large ones their size. */
     enum { B = 64 };
     unsigned char *big[B];
     void *al[B];
