@@ -242,19 +242,44 @@ static arena_t *adopt_child(arena_t *a, arena_t *parent)
 }
 
 /* Why: a child destroyed alone must not be destroyed again by its parent.
- * Its record stays in the parent, inert, until the parent's scope ends (a
- * destroy, reset or rewind of the parent).  Giving the record back when it
- * was the parent's newest allocation broke a rewind of the parent in a case
- * the arena fuzzer found (a buffer arena, a mark before the child, callbacks
- * after it: a callback older than the mark ran), so it is not done. */
+ * Why its record is given back when it is the parent's newest allocation (the
+ * cursor at its end, its callback the newest pending): a request child created
+ * and destroyed with nothing allocated in the parent in between then leaves
+ * nothing behind, and a long-lived parent stays flat.  Otherwise the record
+ * stays, inert, until the parent's scope ends (destroy, reset or rewind).
+ * Why no mark can be hurt: a mark taken after the child leaves its own record
+ * above the child's (in this chunk or a newer one), so the cursor is off the
+ * record's end for as long as that mark is live; only a rewind to an older
+ * mark or a reset brings it back, and either makes the newer mark stale (and
+ * one to before the child ends the child).  So every live mark lies at or
+ * below the record with an older callback list, and the give-back returns the
+ * parent exactly to where it was before the child: a mark taken now may share
+ * the record of one taken then (arena_mark) and ends the same callbacks.
+ * (3cebe26 took the give-back out on a fuzz_arena report; the fault was in
+ * the fuzzer's model, which still counted the given-back callback in such a
+ * shared mark and, once a rewind reused its index, expected the wrong
+ * callbacks to run.)  Not while the parent runs its own callbacks: its list
+ * is being taken apart by the call that runs them. */
 static void forget_parent(arena_t *a)
 {
     arena__child_t *l = a->link;
     if (l == NULL)
         return;
+    arena_t *p = a->parent;
     l->child = NULL;
     a->link = NULL;
     a->parent = NULL;
+    char *rec = (char *)l;
+    arena__defer_t *d = (arena__defer_t *)(rec + ARENA__ROUND_UP(sizeof *l, ARENA_ALIGN));
+    char *end = rec + ARENA__ROUND_UP(ARENA__ROUND_UP(sizeof *l, ARENA_ALIGN) + sizeof *d,
+                                      ARENA_ALIGN);
+    if (p->running == 0 && p->defers == d && p->h.cur == end && rec >= p->chunk->start) {
+        arena__note_peak(p);
+        p->defers = d->prev;
+        p->h.cur = rec;
+        arena__hide_room(p);
+        arena__release_range(rec, end);
+    }
 }
 
 _Static_assert(ARENA__CHUNK_HDR + ARENA__ROUND_UP(sizeof(struct arena), ARENA_ALIGN) + ARENA_ALIGN <=

@@ -151,8 +151,9 @@ arena_t *arena_create(const arena_opts_t *opts);
  * memory back (to the chunk cache; a caller's buffer to the caller).  NULL is a
  * no-op.  Refused (nothing happens; debug builds report it) when called from
  * inside one of this arena's own deferred callbacks.  A child destroyed alone
- * is forgotten by its parent; its 48-byte record stays in the parent until the
- * parent's scope ends (mark the parent before a request child, rewind after). */
+ * is forgotten by its parent; its 48-byte record is given back when it is
+ * still the parent's newest allocation, else it stays until the parent's scope
+ * ends (a parent creating and destroying children alone does not grow). */
 void arena_destroy(arena_t *a);
 
 /* ---- Chunk cache ---- */
