@@ -614,6 +614,7 @@ Test(mp, freed_large_blocks_stay_resident_up_to_the_recent_peak_then_decay)
     void *p[N];
     mp_stats_t st0, st;
     mp_stats(&st0);
+    uint64_t t0 = mp__now_ms();
     for (int i = 0; i < N; i++) {
         p[i] = mp_alloc(MiB + (size_t)i * 4096);
         cr_assert(p[i]);
@@ -625,12 +626,12 @@ Test(mp, freed_large_blocks_stay_resident_up_to_the_recent_peak_then_decay)
     size_t peak = N * (MiB + N * 4096);
     cr_assert_leq(st.cached, st0.cached + peak / 4 * 3 + 2 * MiB, "cached %zu: at most 3/4 of the peak stays resident",
                   st.cached);
-#ifndef ARENAPOOL_VALGRIND
-    /* Under Memcheck the loop above runs long enough for the first freed
-     * pages to sit idle a second and decay meanwhile. */
-    cr_assert_geq(st.cached, st0.cached + peak / 2, "cached %zu: the pages a program cycling such blocks needs stay",
-                  st.cached);
-#endif
+    /* Only when the loop ran well within a decay period: under Memcheck, or
+     * ASan on a loaded machine, the first freed pages may sit idle a second
+     * and decay meanwhile, as they should. */
+    if (mp__now_ms() - t0 < 500)
+        cr_assert_geq(st.cached, st0.cached + peak / 2, "cached %zu: the pages a program cycling such blocks needs stay",
+                      st.cached);
     cr_assert_leq(st.mapped, st0.mapped + peak / 4 * 3 + 34 * MiB, "mapped %zu, %zu before", st.mapped, st0.mapped);
     __atomic_add_fetch(&mp__clock_skew_ms, 10000, __ATOMIC_RELAXED);
     void *q = mp_alloc(2 * MiB);

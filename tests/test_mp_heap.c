@@ -178,6 +178,7 @@ Test(mp_heap, stats_stay_exact_across_fresh_spans_trim_and_reuse)
 
     alloc_blocks(n, 32);
     mp_stats(&peak1);
+    uint64_t t1 = mp__now_ms();
     cr_assert_eq(peak1.in_use, st0.in_use + n * 32);
     cr_assert_geq(peak1.mapped, peak1.in_use + peak1.cached);
     cr_assert_geq(peak1.mapped, st0.mapped + n * 32);
@@ -190,11 +191,18 @@ Test(mp_heap, stats_stay_exact_across_fresh_spans_trim_and_reuse)
     cr_assert_eq(trim1.in_use, st0.in_use);
     cr_assert_eq(trim1.cached, 0);
     cr_assert_geq(released, n * 32, "the touched spans went back");
-    cr_assert_eq(trim1.mapped, peak1.mapped - released, "mapped %zu, peak %zu, released %zu",
-                 trim1.mapped, peak1.mapped, released);
+    /* Exact unless a decay pass gave pages back between the peak and the
+     * trim (a second idle: Memcheck or a loaded machine), which the trim
+     * cannot count. */
+    cr_assert_leq(trim1.mapped, peak1.mapped - released, "mapped %zu, peak %zu, released %zu",
+                  trim1.mapped, peak1.mapped, released);
+    if (mp__now_ms() - t1 < 500)
+        cr_assert_eq(trim1.mapped, peak1.mapped - released, "mapped %zu, peak %zu, released %zu",
+                     trim1.mapped, peak1.mapped, released);
 
     alloc_blocks(n, 32);
     mp_stats(&peak2);
+    uint64_t t2 = mp__now_ms();
     cr_assert_eq(peak2.in_use, peak1.in_use);
     cr_assert_leq(peak2.mapped, peak1.mapped, "the second round maps no more than the first");
     cr_assert_geq(peak2.mapped, peak2.in_use + peak2.cached);
@@ -202,7 +210,9 @@ Test(mp_heap, stats_stay_exact_across_fresh_spans_trim_and_reuse)
     size_t released2 = mp_trim();
     mp_stats(&trim2);
     cr_assert_eq(trim2.in_use, st0.in_use);
-    cr_assert_eq(trim2.mapped, peak2.mapped - released2);
+    cr_assert_leq(trim2.mapped, peak2.mapped - released2);
+    if (mp__now_ms() - t2 < 500)
+        cr_assert_eq(trim2.mapped, peak2.mapped - released2);
     cr_assert_eq(trim2.mapped, trim1.mapped, "mapped %zu after the second trim, %zu after the first",
                  trim2.mapped, trim1.mapped);
 }
