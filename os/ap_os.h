@@ -44,6 +44,13 @@ int ap__os_map(size_t size, void **out) AP__HIDDEN;
  * Over-maps and trims, so no address space is left over.  0 or errno. */
 int ap__os_map_aligned(size_t size, size_t align, void **out) AP__HIDDEN;
 
+/* Map `size` bytes of zeroed, read-write, private anonymous memory exactly
+ * at `addr`, only where nothing is mapped in [addr, addr+size) now (never
+ * replaces a mapping).  addr and size: page aligned, size non-zero.  0, or
+ * EEXIST when the range is taken (or the OS would place it elsewhere),
+ * ENOMEM, EINVAL. */
+int ap__os_map_at(void *addr, size_t size) AP__HIDDEN;
+
 /* Unmap [p, p+size) obtained from one of the map calls (whole or part of
  * it, page aligned).  0 or errno. */
 int ap__os_unmap(void *p, size_t size) AP__HIDDEN;

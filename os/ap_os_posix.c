@@ -137,6 +137,39 @@ static int raw_map(size_t size, void **out)
     return 0;
 }
 
+/* Linux >= 4.17; an older kernel takes the address as a hint only, which
+ * the check of the result below covers. */
+#if defined(__linux__) && !defined(MAP_FIXED_NOREPLACE)
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+int ap__os_map_at(void *addr, size_t size)
+{
+    if (addr == NULL || size == 0 || (((uintptr_t)addr | size) & (ap__os_page_size() - 1)) != 0)
+        return EINVAL;
+    if ((uintptr_t)addr + size < (uintptr_t)addr)
+        return ENOMEM;
+    if (injected_failure())
+        return ENOMEM;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_FIXED_NOREPLACE
+    flags |= MAP_FIXED_NOREPLACE;
+#endif
+    int saved = errno;
+    COUNT(n_mmap);
+    void *p = mmap(addr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    int err = p == MAP_FAILED ? errno : 0;
+    if (p != MAP_FAILED && p != addr) { /* a hint the OS did not follow */
+        COUNT(n_munmap);
+        munmap(p, size);
+        err = EEXIST;
+    }
+    errno = saved;
+    if (err)
+        return err == EEXIST ? EEXIST : ENOMEM;
+    return 0;
+}
+
 int ap__os_map(size_t size, void **out)
 {
     if (size == 0 || (size & (ap__os_page_size() - 1)) != 0)
