@@ -21,7 +21,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#ifdef __linux__
+#include <sys/sysinfo.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +272,105 @@ int ap__os_resident(const void *p, size_t size, size_t *resident)
     }
     errno = saved;
     *resident = count * real < size ? count * real : size;
+    return 0;
+}
+
+/* Why pagemap and not only mincore: a page not resident may be empty (it
+ * reads zero) or swapped out (it holds data), and only pagemap tells which
+ * (bits 63 present, 62 swapped or migrating).  Why opened at each call:
+ * "self" is resolved at open, so a descriptor kept across a fork would
+ * describe the parent.  Why raw system calls: open, pread and close are
+ * cancellation points, and malloc must not be one. */
+static int states_from_pagemap(uintptr_t p, size_t size, size_t real, size_t per, unsigned char *vec)
+{
+#if defined(__linux__) && defined(SYS_openat) && defined(SYS_pread64)
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    uint64_t e[256];
+    size_t pages = size / real;
+    int rc = 0;
+    for (size_t i = 0; i < pages && rc == 0;) {
+        size_t n = pages - i < 256 ? pages - i : 256;
+        long want = (long)(n * sizeof e[0]);
+        if (syscall(SYS_pread64, fd, e, (size_t)want, (off_t)((p / real + i) * sizeof e[0])) != want) {
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < n; k++) {
+            unsigned char st = (e[k] >> 63) & 1u ? AP_PAGE_RESIDENT : (e[k] >> 62) & 1u ? AP_PAGE_HELD : AP_PAGE_ZERO;
+            unsigned char *v = &vec[(i + k) / per];
+            if (st > *v)
+                *v = st;
+        }
+        i += n;
+    }
+    syscall(SYS_close, fd);
+    return rc;
+#else
+    (void)p, (void)size, (void)real, (void)per, (void)vec;
+    return -1;
+#endif
+}
+
+/* Is there no swap space (so no page of ours can be swapped out)?  false
+ * when unknown. */
+static bool no_swap(void)
+{
+#ifdef __linux__
+    struct sysinfo si;
+    return sysinfo(&si) == 0 && si.totalswap == 0;
+#else
+    return false;
+#endif
+}
+
+/* Test seam: 1 makes ap__os_page_states read pagemap even without swap, 2
+ * answer from mincore as if there were swap and no pagemap. */
+int ap__os_states_mode;
+
+int ap__os_page_states(const void *p, size_t size, unsigned char *vec)
+{
+    size_t ps = ap__os_page_size();
+    if (p == NULL || size == 0 || vec == NULL)
+        return EINVAL;
+    sim_check(p, size, "mincore of a range not aligned to the OS page");
+    size_t real = (size_t)sysconf(_SC_PAGESIZE), per = ps / real; /* real pages to an OS page */
+    int saved = errno;
+    memset(vec, AP_PAGE_ZERO, size / ps);
+    /* Why mincore alone without swap: an anonymous page that is not
+     * resident where nothing can be swapped out is backed by nothing, and
+     * mincore costs a fraction of pagemap (one byte a page, not a decoded
+     * entry).  Swap looked for before and after: a page found not resident
+     * could have been swapped out only by swap added meanwhile. */
+    int mode = __atomic_load_n(&ap__os_states_mode, __ATOMIC_RELAXED);
+    bool swapless = mode == 0 && no_swap();
+    if (!swapless && mode != 2 && states_from_pagemap((uintptr_t)p, size, real, per, vec) == 0) {
+        errno = saved;
+        return 0;
+    }
+    unsigned char away = swapless ? AP_PAGE_ZERO : AP_PAGE_HELD;
+    unsigned char chunk[512];
+    for (size_t off = 0; off < size;) {
+        size_t pages = (size - off) / real < sizeof chunk ? (size - off) / real : sizeof chunk;
+        if (mincore((void *)((uintptr_t)p + off), pages * real, chunk) != 0) {
+            int err = errno;
+            errno = saved;
+            return err;
+        }
+        for (size_t i = 0; i < pages; i++) {
+            unsigned char st = chunk[i] & 1u ? AP_PAGE_RESIDENT : away;
+            unsigned char *v = &vec[(off / real + i) / per];
+            if (st > *v)
+                *v = st;
+        }
+        off += pages * real;
+    }
+    if (swapless && !no_swap()) /* swap came meanwhile: look again */
+        for (size_t i = 0; i < size / ps; i++)
+            if (vec[i] == AP_PAGE_ZERO)
+                vec[i] = AP_PAGE_HELD;
+    errno = saved;
     return 0;
 }
 
