@@ -82,7 +82,7 @@ static void neighbours_intact(const unsigned char *left, const unsigned char *ri
 /* Blocks written whole and freed, asked for again by calloc at once (a
  * loop: cleared) and after a pause (by residency), at sizes that end
  * inside an OS page. */
-Test(mp_calloc, reads_zero_over_freed_dirty_pages)
+static void reads_zero_over_freed_dirty_pages(void)
 {
     const size_t sizes[] = {MiB + 1, 5 * MiB + 4097, 17 * MiB + 12345};
     unsigned char *left = mp_alloc(2 * MiB);
@@ -114,7 +114,7 @@ Test(mp_calloc, reads_zero_over_freed_dirty_pages)
 /* Pages partly resident: written in the first 3/8 (mostly not resident:
  * dropped), the first 5/8 (mostly resident: cleared) or every other OS page
  * (half), freed, and asked for again after a pause and in a loop. */
-Test(mp_calloc, reads_zero_over_partly_resident_pages)
+static void reads_zero_over_partly_resident_pages(void)
 {
     const size_t size = 16 * MiB + 8192 + 100;
     size_t ps = ap__os_page_size();
@@ -150,7 +150,7 @@ Test(mp_calloc, reads_zero_over_partly_resident_pages)
 /* Dirty pages idle past the decay period are decommitted (their partial OS
  * pages at the ends cleared); a calloc over them, alone or together with
  * dirty pages freed since, reads zero. */
-Test(mp_calloc, reads_zero_over_pages_dropped_by_the_decay)
+static void reads_zero_over_pages_dropped_by_the_decay(void)
 {
     const size_t size = 9 * MiB + 3 * 8192 + 7;
     unsigned char *p = mp_alloc(size), *q = mp_alloc(size);
@@ -169,7 +169,7 @@ Test(mp_calloc, reads_zero_over_pages_dropped_by_the_decay)
 /* A realloc shrink gives the dirty tail back; a realloc grow moves the
  * block (mremap) or takes a free neighbour.  Callocs over what they leave
  * read zero, and the block keeps its bytes. */
-Test(mp_calloc, reads_zero_after_a_realloc_shrink_or_move)
+static void reads_zero_after_a_realloc_shrink_or_move(void)
 {
     unsigned char *p = mp_alloc(12 * MiB);
     cr_assert(p);
@@ -197,7 +197,7 @@ Test(mp_calloc, reads_zero_after_a_realloc_shrink_or_move)
  * resident free span, or moves its pages into the new region.  Those pages
  * are dirty; the block reads zero, in a loop and after a pause, and again
  * when still larger. */
-Test(mp_calloc, reads_zero_when_grown_next_to_dirty_resident_pages)
+static void reads_zero_when_grown_next_to_dirty_resident_pages(void)
 {
     const size_t sizes[] = {9 * MiB + 5, 21 * MiB + 4097, 23 * MiB, 26 * MiB + 1, 40 * MiB + 8192 + 3};
     unsigned char *left = mp_alloc(2 * MiB);
@@ -219,6 +219,48 @@ Test(mp_calloc, reads_zero_when_grown_next_to_dirty_resident_pages)
     neighbours_intact(left, right, 2 * MiB);
     mp_free(left);
     mp_free(right);
+}
+
+/* Each case three times: as this machine decides how to tell the pages
+ * backed by nothing (mincore alone without swap), from pagemap (as with
+ * swap), and from mincore as with swap and no pagemap (pages not resident
+ * dropped, not skipped). */
+static void in_every_states_mode(void (*fn)(void))
+{
+    for (int mode = 0; mode < 3; mode++) {
+        __atomic_store_n(&ap__os_states_mode, mode, __ATOMIC_RELAXED);
+        fn();
+    }
+    __atomic_store_n(&ap__os_states_mode, 0, __ATOMIC_RELAXED);
+}
+
+Test(mp_calloc, reads_zero_over_freed_dirty_pages) { in_every_states_mode(reads_zero_over_freed_dirty_pages); }
+Test(mp_calloc, reads_zero_over_partly_resident_pages) { in_every_states_mode(reads_zero_over_partly_resident_pages); }
+Test(mp_calloc, reads_zero_over_pages_dropped_by_the_decay) { in_every_states_mode(reads_zero_over_pages_dropped_by_the_decay); }
+Test(mp_calloc, reads_zero_after_a_realloc_shrink_or_move) { in_every_states_mode(reads_zero_after_a_realloc_shrink_or_move); }
+Test(mp_calloc, reads_zero_when_grown_next_to_dirty_resident_pages) { in_every_states_mode(reads_zero_when_grown_next_to_dirty_resident_pages); }
+
+/* The OS call under the clear: a fresh page is backed by nothing, a written
+ * one resident, a dropped one backed by nothing again; answered from
+ * mincore as with swap, a page not resident may hold data. */
+Test(mp_calloc, os_page_states_tell_empty_pages_from_resident_ones)
+{
+    size_t ps = ap__os_page_size();
+    unsigned char *m, vec[8];
+    cr_assert_eq(ap__os_map(8 * ps, (void **)&m), 0);
+    m[2 * ps] = 1;
+    m[5 * ps + 7] = 1;
+    cr_assert_eq(ap__os_decommit(m + 5 * ps, ps), 0);
+    const unsigned char zero = AP_PAGE_ZERO, res = AP_PAGE_RESIDENT, held = AP_PAGE_HELD;
+    for (int mode = 0; mode < 3; mode++) {
+        __atomic_store_n(&ap__os_states_mode, mode, __ATOMIC_RELAXED);
+        cr_assert_eq(ap__os_page_states(m, 8 * ps, vec), 0);
+        unsigned char away = mode == 2 ? held : zero;
+        for (size_t i = 0; i < 8; i++)
+            cr_assert_eq(vec[i], i == 2 ? res : away, "mode %d: page %zu reads state %d", mode, i, vec[i]);
+    }
+    __atomic_store_n(&ap__os_states_mode, 0, __ATOMIC_RELAXED);
+    cr_assert_eq(ap__os_unmap(m, 8 * ps), 0);
 }
 
 static long minor_faults(void)
