@@ -246,35 +246,6 @@ static int advise(void *p, size_t size, int advice)
 
 int ap__os_decommit(void *p, size_t size) { return advise(p, size, MADV_DONTNEED); }
 
-int ap__os_resident(const void *p, size_t size, size_t *resident)
-{
-    if (p == NULL || size == 0)
-        return EINVAL;
-    sim_check(p, size, "mincore of a range not aligned to the OS page");
-    /* The kernel's own page, whatever page is simulated: mincore reports
-     * one byte per real page.  Why in chunks: no allocation here. */
-    size_t real = (size_t)sysconf(_SC_PAGESIZE), count = 0;
-    unsigned char vec[512];
-    int saved = errno;
-    for (size_t off = 0; off < size;) {
-        size_t pages = (size - off + real - 1) / real;
-        if (pages > sizeof vec)
-            pages = sizeof vec;
-        size_t len = pages * real < size - off ? pages * real : size - off;
-        if (mincore((void *)((uintptr_t)p + off), len, vec) != 0) {
-            int err = errno;
-            errno = saved;
-            return err;
-        }
-        for (size_t i = 0; i < pages; i++)
-            count += vec[i] & 1u;
-        off += len;
-    }
-    errno = saved;
-    *resident = count * real < size ? count * real : size;
-    return 0;
-}
-
 /* Why pagemap and not only mincore: a page not resident may be empty (it
  * reads zero) or swapped out (it holds data), and only pagemap tells which
  * (bits 63 present, 62 swapped or migrating).  Why opened at each call:
