@@ -358,33 +358,64 @@ static int zero_range(void *p, size_t size, bool is_free)
     return 0;
 }
 
-static uint64_t last_clear; /* when a large block of reused pages was last cleared (ms) */
+/* Make [from, to) (whole OS pages of a live block, all in one state) read
+ * zero: resident pages are written, pages backed by nothing are left alone,
+ * pages that may hold data without being resident are dropped.  Why write
+ * a short run of those instead: an madvise costs a system call, more than
+ * the few faults it saves. */
+#define CLEAR_DROP_MIN ((size_t)4) /* OS pages */
 
-/* Why by what is resident: clearing a resident page costs a write of it,
- * dropping it costs a page fault later for every page the program touches
- * (and a fault costs far more than a write).  So pages mostly resident are
- * cleared, pages mostly not are dropped (no fault for pages never touched,
- * as in a sparse table).  A program that callocs big blocks of reused pages
- * again and again (twice within MP_DECAY_MS) gets them cleared whatever is
- * resident: the first clear faults them in, and from then on they stay
- * resident and each calloc costs only the write, as under glibc, instead of
- * a fault for every page it reads after each drop. */
+static void clear_run(uintptr_t from, uintptr_t to, unsigned char state)
+{
+    if (from == to || state == AP_PAGE_ZERO)
+        return;
+    if (state == AP_PAGE_RESIDENT || (to - from) / ap__os_page_size() < CLEAR_DROP_MIN ||
+        ap__os_decommit((void *)from, to - from) != 0)
+        memset((void *)from, 0, to - from);
+}
+
+/* Why page by page, by what backs each page: a resident page is cleared (a
+ * write of it, and it stays resident for the program); a page backed by
+ * nothing already reads zero and is left so (writing it would fault in a
+ * page the program may never touch); a page swapped out is dropped.  So no
+ * page the program did not touch becomes resident, none it uses is dropped
+ * to fault in again, and the cost follows the pages the program used, not
+ * the block's size: a program that callocs big blocks and touches a few
+ * pages of each (bench row 7.3: a byte in every 64th page) clears those
+ * few, where glibc clears every byte of a block it reuses.  The fresh pages
+ * of a block grown next to resident ones (plan_growth) stay untouched.  A
+ * block below 1 MiB is simply written: the look costs more than it saves. */
 void mp__page_clear(void *p, size_t size)
 {
     const size_t small = (size_t)1 << 20;
-    if (size < small) {
+    uintptr_t lo = os_round_up((uintptr_t)p), hi = os_round_down((uintptr_t)p + size);
+    if (size < small || hi <= lo) {
         memset(p, 0, size);
         return;
     }
-    uint64_t now = mp__now_ms(), prev = MP__LOAD(&last_clear);
-    MP__STORE(&last_clear, now);
-    bool loop = prev != 0 && now - prev < MP_DECAY_MS;
-    uintptr_t lo = os_round_up((uintptr_t)p), hi = os_round_down((uintptr_t)p + size);
-    size_t resident = 0;
-    if (!loop && hi > lo && ap__os_resident((void *)lo, hi - lo, &resident) == 0 && resident < (hi - lo) / 2 &&
-        zero_range(p, size, false) == 0)
-        return;
-    memset(p, 0, size);
+    /* Bytes in OS pages shared with a neighbour: written, never dropped. */
+    memset(p, 0, lo - (uintptr_t)p);
+    memset((void *)hi, 0, (uintptr_t)p + size - hi);
+    size_t ps = ap__os_page_size();
+    unsigned char vec[1024];
+    uintptr_t run = lo;
+    unsigned char run_state = AP_PAGE_ZERO;
+    for (uintptr_t at = lo; at < hi;) {
+        size_t n = (hi - at) / ps < sizeof vec ? (hi - at) / ps : sizeof vec;
+        if (ap__os_page_states((void *)at, n * ps, vec) != 0) {
+            clear_run(run, at, run_state);
+            memset((void *)at, 0, hi - at);
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (vec[i] != run_state) {
+                clear_run(run, at + i * ps, run_state);
+                run = at + i * ps;
+                run_state = vec[i];
+            }
+        at += n * ps;
+    }
+    clear_run(run, hi, run_state);
 }
 
 /* ---- Releases outside the lock ----
@@ -611,6 +642,20 @@ static bool thp_on(void)
     return w;
 }
 
+/* A region just mapped at mem: its page-map leaves reserved (else it is
+ * unmapped again), counted as mapped.  0 or ENOMEM. */
+static int region_ready(void *mem, size_t bytes)
+{
+    if (mp__pagemap_reserve((uintptr_t)mem, bytes) != 0) {
+        ap__os_unmap(mem, bytes);
+        return ENOMEM;
+    }
+    if (thp_on())
+        (void)ap__os_hugepage(mem, bytes); /* a hint: 4 KiB pages if refused */
+    MP__ADD(&mp__stat_mapped, bytes);
+    return 0;
+}
+
 /* Map a new region for n pages aligned to `align` pages, its page-map
  * leaves reserved; called without heap_lock (the region is no one's until
  * added).  *pages: its length.  0 or ENOMEM. */
@@ -621,14 +666,108 @@ static int grow_map(size_t n, size_t align, void **mem, size_t *pages)
     size_t al = align << MP_PAGE_SHIFT;
     if (ap__os_map_aligned(bytes, al > MP_REGION_ALIGN ? al : MP_REGION_ALIGN, mem) != 0)
         return ENOMEM;
-    if (mp__pagemap_reserve((uintptr_t)*mem, bytes) != 0) {
-        ap__os_unmap(*mem, bytes);
-        return ENOMEM;
+    return region_ready(*mem, bytes);
+}
+
+/* ---- Growing next to resident pages ----
+ * Why: a program cycling large blocks whose sizes vary reaches a new largest
+ * size now and then.  A region mapped apart from the resident free pages it
+ * has used so far leaves them to be given back at the retain limit, and the
+ * new block's pages all fault in again (bench row 7.3 faulted twice glibc's
+ * pages so), while glibc's heap grows its top in place.  So the longest
+ * resident free span becomes part of the new block: the region is mapped
+ * right next to it where the address space there is free (below first:
+ * mmap hands out address space from the top down), else mapped anywhere
+ * and the span's pages are moved to its start (mremap: page-table updates,
+ * no fault, no copy; the old range is unmapped by the move).  Either way the
+ * resident pages and the fresh ones beside them are then one run that
+ * find_joined takes. */
+
+typedef struct grow_plan {
+    size_t places;      /* 0 to 2 */
+    uintptr_t at[2];    /* first page of a region to map exactly there */
+    size_t pages[2];    /* its length */
+    mp_span_t *carry;   /* the span to move into a region mapped elsewhere */
+    uintptr_t carry_page;
+    size_t carry_npages;
+} grow_plan_t;
+
+/* A plan for n pages (large, unaligned): the longest resident free span, and
+ * each side of it where its run of free pages (with the fresh span beside
+ * it) ends at a region's edge and nothing of the heap lies beyond. */
+static void plan_growth(size_t n, grow_plan_t *g)
+{
+    memset(g, 0, sizeof *g);
+    mp_span_t *s = NULL;
+    for (mp_span_t *t = free_lists[SPAN_TOUCHED][0]; t; t = t->next)
+        if (!s || t->npages > s->npages)
+            s = t;
+    if (!s || s->npages >= n)
+        return;
+    for (int below = 1; below >= 0; below--) {
+        uintptr_t edge = below ? s->page : s->page + s->npages; /* where the run ends */
+        size_t have = s->npages;
+        mp_span_t *t = span_of_page(below ? edge - 1 : edge);
+        if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed == SPAN_FRESH) {
+            have += t->npages;
+            edge = below ? t->page : t->page + t->npages;
+        }
+        if (have >= n || edge % MP_GROW_PAGES != 0 || span_of_page(below ? edge - 1 : edge) != NULL)
+            continue;
+        size_t need = (n - have + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
+        if (below && edge <= need)
+            continue;
+        g->at[g->places] = below ? edge - need : edge;
+        g->pages[g->places] = need;
+        g->places++;
     }
-    if (thp_on())
-        (void)ap__os_hugepage(*mem, bytes); /* a hint: 4 KiB pages if refused */
-    MP__ADD(&mp__stat_mapped, bytes);
-    return 0;
+    if (os_whole(s)) { /* the OS moves whole OS pages only */
+        g->carry = s;
+        g->carry_page = s->page;
+        g->carry_npages = s->npages;
+    }
+}
+
+/* Map a region of `pages` pages exactly at page `at`; called without
+ * heap_lock.  0, or an errno value when the address space there is taken
+ * or the map fails. */
+static int grow_at(uintptr_t at, size_t pages)
+{
+    void *mem = (void *)(at << MP_PAGE_SHIFT);
+    size_t bytes = pages << MP_PAGE_SHIFT;
+    int err = ap__os_map_at(mem, bytes);
+    return err ? err : region_ready(mem, bytes);
+}
+
+/* Add the region of `pages` pages at mem (mapped elsewhere for g) with the
+ * planned span's pages moved to its start, when that span is still free and
+ * resident as planned; else the region as fresh.  r: the record for it.
+ * Called and returns with heap_lock held; drops it around the move. */
+static void add_region(const grow_plan_t *g, void *mem, size_t pages, mp_span_t *r)
+{
+    uintptr_t page = (uintptr_t)mem >> MP_PAGE_SHIFT;
+    mp_span_t *c = g->carry;
+    if (!c || span_of_page(g->carry_page) != c || MP__LOAD(&c->state) != MP_SPAN_FREE ||
+        c->committed != SPAN_TOUCHED || c->page != g->carry_page || c->npages != g->carry_npages ||
+        c->npages >= pages) {
+        add_free(r, page, pages, SPAN_FRESH, mp__now_ms());
+        return;
+    }
+    /* Out of the lists and the page map before the move, as in
+     * mp__page_move: the move unmaps the old range, and another thread's
+     * grow may map it again at once. */
+    take_free(c);
+    pthread_mutex_unlock(&heap_lock);
+    int err = ap__os_move((void *)(c->page << MP_PAGE_SHIFT), span_bytes(c), mem);
+    pthread_mutex_lock(&heap_lock);
+    if (err) {
+        add_free(c, c->page, c->npages, SPAN_TOUCHED, c->stamp);
+        add_free(r, page, pages, SPAN_FRESH, mp__now_ms());
+        return;
+    }
+    MP__SUB(&mp__stat_mapped, span_bytes(c)); /* its old range is unmapped */
+    add_free(c, page, c->npages, SPAN_TOUCHED, c->stamp);
+    add_free(r, page + c->npages, pages - c->npages, SPAN_FRESH, mp__now_ms());
 }
 
 /* Span records a carve may need: one for a grown region, one each for the
@@ -799,11 +938,22 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
      * overcommit limit) the map may fail only because free pages kept for
      * reuse hold the room. */
     for (int tries = 0; !s && tries < 4; tries++) {
+        grow_plan_t g = {0};
+        if (cls == 0 && align == 1 && n > MP_BUCKETS && tries == 0)
+            plan_growth(n, &g);
         pthread_mutex_unlock(&heap_lock);
         run_jobs(&jobs);
         void *mem;
         size_t pages;
-        int err = grow_map(n, align, &mem, &pages);
+        int err = ENOMEM;
+        for (size_t i = 0; i < g.places && err; i++)
+            if ((err = grow_at(g.at[i], g.pages[i])) == 0) {
+                mem = (void *)(g.at[i] << MP_PAGE_SHIFT);
+                pages = g.pages[i];
+                g.carry = NULL; /* next to it: nothing to move */
+            }
+        if (err)
+            err = grow_map(n, align, &mem, &pages);
         if (err) {
             pthread_mutex_lock(&heap_lock);
             release(UINT64_MAX, 0, 0, false, &jobs);
@@ -823,7 +973,7 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
             pthread_mutex_lock(&heap_lock);
             break;
         }
-        add_free(r, (uintptr_t)mem >> MP_PAGE_SHIFT, pages, SPAN_FRESH, mp__now_ms());
+        add_region(&g, mem, pages, r);
         s = take_pages(n, align, cls != 0, sp, &was);
     }
     if (s) {

@@ -45,6 +45,13 @@ int ap__os_map(size_t size, void **out) AP__HIDDEN;
  * Over-maps and trims, so no address space is left over.  0 or errno. */
 int ap__os_map_aligned(size_t size, size_t align, void **out) AP__HIDDEN;
 
+/* Map `size` bytes of zeroed, read-write, private anonymous memory exactly
+ * at `addr`, only where nothing is mapped in [addr, addr+size) now (never
+ * replaces a mapping).  addr and size: page aligned, size non-zero.  0, or
+ * EEXIST when the range is taken (or the OS would place it elsewhere),
+ * ENOMEM, EINVAL. */
+int ap__os_map_at(void *addr, size_t size) AP__HIDDEN;
+
 /* Unmap [p, p+size) obtained from one of the map calls (whole or part of
  * it, page aligned).  0 or errno. */
 int ap__os_unmap(void *p, size_t size) AP__HIDDEN;
@@ -53,11 +60,22 @@ int ap__os_unmap(void *p, size_t size) AP__HIDDEN;
  * stays mapped and reads back as zero; RSS falls.  Page aligned.  0 or errno. */
 int ap__os_decommit(void *p, size_t size) AP__HIDDEN;
 
-/* Bytes of [p, p+size) resident in memory now (mincore), in whole OS pages.
- * Page aligned, inside a mapping.  0 or errno (*resident untouched).  A page
- * that is not resident may still hold data (swapped out): a caller that
- * wants zeros there must still drop it or clear it. */
-int ap__os_resident(const void *p, size_t size, size_t *resident) AP__HIDDEN;
+/* The state of each OS page of [p, p+size) in a private anonymous mapping:
+ * vec[i] (one byte per page of ap__os_page_size(); under a simulated page,
+ * the most held state among its real pages) is
+ *   AP_PAGE_ZERO      backed by nothing: reads zero without a write;
+ *   AP_PAGE_HELD      not resident but may hold data (swapped out), or not
+ *                     known to be backed by nothing: a caller that wants
+ *                     zeros there must drop it or clear it;
+ *   AP_PAGE_RESIDENT  resident (mapped, if only to the shared zero page).
+ * Without swap space, from mincore (a page not resident is then backed by
+ * nothing); with swap, exact from /proc/self/pagemap where it can be read,
+ * else from mincore, which cannot tell an empty page from a swapped-out
+ * one: every page not resident is then HELD.  Page aligned, inside a
+ * mapping.  Not a cancellation point.  0 or errno (vec then undefined). */
+enum { AP_PAGE_ZERO = 0, AP_PAGE_HELD = 1, AP_PAGE_RESIDENT = 2 };
+int ap__os_page_states(const void *p, size_t size, unsigned char *vec) AP__HIDDEN;
+extern int ap__os_states_mode AP__HIDDEN; /* tests: 1 pagemap even without swap, 2 mincore as with swap */
 
 /* Move the pages of [from, from+size) to [to, to+size) without copying
  * (mremap): whatever was mapped at `to` is replaced, and `from` is unmapped.

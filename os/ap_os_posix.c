@@ -21,7 +21,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#ifdef __linux__
+#include <sys/sysinfo.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +144,39 @@ static int raw_map(size_t size, void **out)
     return 0;
 }
 
+/* Linux >= 4.17; an older kernel takes the address as a hint only, which
+ * the check of the result below covers. */
+#if defined(__linux__) && !defined(MAP_FIXED_NOREPLACE)
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+int ap__os_map_at(void *addr, size_t size)
+{
+    if (addr == NULL || size == 0 || (((uintptr_t)addr | size) & (ap__os_page_size() - 1)) != 0)
+        return EINVAL;
+    if ((uintptr_t)addr + size < (uintptr_t)addr)
+        return ENOMEM;
+    if (injected_failure())
+        return ENOMEM;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_FIXED_NOREPLACE
+    flags |= MAP_FIXED_NOREPLACE;
+#endif
+    int saved = errno;
+    COUNT(n_mmap);
+    void *p = mmap(addr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    int err = p == MAP_FAILED ? errno : 0;
+    if (p != MAP_FAILED && p != addr) { /* a hint the OS did not follow */
+        COUNT(n_munmap);
+        munmap(p, size);
+        err = EEXIST;
+    }
+    errno = saved;
+    if (err)
+        return err == EEXIST ? EEXIST : ENOMEM;
+    return 0;
+}
+
 int ap__os_map(size_t size, void **out)
 {
     if (size == 0 || (size & (ap__os_page_size() - 1)) != 0)
@@ -206,32 +246,102 @@ static int advise(void *p, size_t size, int advice)
 
 int ap__os_decommit(void *p, size_t size) { return advise(p, size, MADV_DONTNEED); }
 
-int ap__os_resident(const void *p, size_t size, size_t *resident)
+/* Why pagemap and not only mincore: a page not resident may be empty (it
+ * reads zero) or swapped out (it holds data), and only pagemap tells which
+ * (bits 63 present, 62 swapped or migrating).  Why opened at each call:
+ * "self" is resolved at open, so a descriptor kept across a fork would
+ * describe the parent.  Why raw system calls: open, pread and close are
+ * cancellation points, and malloc must not be one. */
+static int states_from_pagemap(uintptr_t p, size_t size, size_t real, size_t per, unsigned char *vec)
 {
-    if (p == NULL || size == 0)
+#if defined(__linux__) && defined(SYS_openat) && defined(SYS_pread64)
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    uint64_t e[256];
+    size_t pages = size / real;
+    int rc = 0;
+    for (size_t i = 0; i < pages && rc == 0;) {
+        size_t n = pages - i < 256 ? pages - i : 256;
+        long want = (long)(n * sizeof e[0]);
+        if (syscall(SYS_pread64, fd, e, (size_t)want, (off_t)((p / real + i) * sizeof e[0])) != want) {
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < n; k++) {
+            unsigned char st = (e[k] >> 63) & 1u ? AP_PAGE_RESIDENT : (e[k] >> 62) & 1u ? AP_PAGE_HELD : AP_PAGE_ZERO;
+            unsigned char *v = &vec[(i + k) / per];
+            if (st > *v)
+                *v = st;
+        }
+        i += n;
+    }
+    syscall(SYS_close, fd);
+    return rc;
+#else
+    (void)p, (void)size, (void)real, (void)per, (void)vec;
+    return -1;
+#endif
+}
+
+/* Is there no swap space (so no page of ours can be swapped out)?  false
+ * when unknown. */
+static bool no_swap(void)
+{
+#ifdef __linux__
+    struct sysinfo si;
+    return sysinfo(&si) == 0 && si.totalswap == 0;
+#else
+    return false;
+#endif
+}
+
+/* Test seam: 1 makes ap__os_page_states read pagemap even without swap, 2
+ * answer from mincore as if there were swap and no pagemap. */
+int ap__os_states_mode;
+
+int ap__os_page_states(const void *p, size_t size, unsigned char *vec)
+{
+    size_t ps = ap__os_page_size();
+    if (p == NULL || size == 0 || vec == NULL)
         return EINVAL;
     sim_check(p, size, "mincore of a range not aligned to the OS page");
-    /* The kernel's own page, whatever page is simulated: mincore reports
-     * one byte per real page.  Why in chunks: no allocation here. */
-    size_t real = (size_t)sysconf(_SC_PAGESIZE), count = 0;
-    unsigned char vec[512];
+    size_t real = (size_t)sysconf(_SC_PAGESIZE), per = ps / real; /* real pages to an OS page */
     int saved = errno;
+    memset(vec, AP_PAGE_ZERO, size / ps);
+    /* Why mincore alone without swap: an anonymous page that is not
+     * resident where nothing can be swapped out is backed by nothing, and
+     * mincore costs a fraction of pagemap (one byte a page, not a decoded
+     * entry).  Swap looked for before and after: a page found not resident
+     * could have been swapped out only by swap added meanwhile. */
+    int mode = __atomic_load_n(&ap__os_states_mode, __ATOMIC_RELAXED);
+    bool swapless = mode == 0 && no_swap();
+    if (!swapless && mode != 2 && states_from_pagemap((uintptr_t)p, size, real, per, vec) == 0) {
+        errno = saved;
+        return 0;
+    }
+    unsigned char away = swapless ? AP_PAGE_ZERO : AP_PAGE_HELD;
+    unsigned char chunk[512];
     for (size_t off = 0; off < size;) {
-        size_t pages = (size - off + real - 1) / real;
-        if (pages > sizeof vec)
-            pages = sizeof vec;
-        size_t len = pages * real < size - off ? pages * real : size - off;
-        if (mincore((void *)((uintptr_t)p + off), len, vec) != 0) {
+        size_t pages = (size - off) / real < sizeof chunk ? (size - off) / real : sizeof chunk;
+        if (mincore((void *)((uintptr_t)p + off), pages * real, chunk) != 0) {
             int err = errno;
             errno = saved;
             return err;
         }
-        for (size_t i = 0; i < pages; i++)
-            count += vec[i] & 1u;
-        off += len;
+        for (size_t i = 0; i < pages; i++) {
+            unsigned char st = chunk[i] & 1u ? AP_PAGE_RESIDENT : away;
+            unsigned char *v = &vec[(off / real + i) / per];
+            if (st > *v)
+                *v = st;
+        }
+        off += pages * real;
     }
+    if (swapless && !no_swap()) /* swap came meanwhile: look again */
+        for (size_t i = 0; i < size / ps; i++)
+            if (vec[i] == AP_PAGE_ZERO)
+                vec[i] = AP_PAGE_HELD;
     errno = saved;
-    *resident = count * real < size ? count * real : size;
     return 0;
 }
 

@@ -89,6 +89,63 @@ static void neighbours_survive(size_t page)
     mp_trim();
 }
 
+/* Every byte of [p, p+n) zero? */
+static int all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (p[k] != 0)
+            return 0;
+    return 1;
+}
+
+/* Large callocs over dirty freed pages whose ends share OS pages with live
+ * neighbours: in a loop, after the decay dropped them, when grown next to
+ * (or moved from) dirty resident pages, with the page states told each way
+ * (mincore, pagemap, mincore as with swap).  Every byte reads zero; the
+ * neighbours keep theirs; no release or move was misaligned. */
+static void calloc_over_dirty_pages(size_t page)
+{
+    (void)page;
+    const size_t sizes[] = {MiB + 8192 + 5, 9 * MiB + 3 * 8192 + 1, 21 * MiB + 8192, 26 * MiB + 7};
+    for (int mode = 0; mode < 3; mode++) {
+        __atomic_store_n(&ap__os_states_mode, mode, __ATOMIC_RELAXED);
+        unsigned char *left = mp_alloc(264 * 1024 + 8192), *right;
+        if (!left)
+            _exit(2);
+        memset(left, 0x4C, 264 * 1024 + 8192);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            unsigned char *p = mp_alloc(sizes[i]);
+            if (!p)
+                _exit(2);
+            memset(p, 0xA5, sizes[i]);
+            mp_free(p);
+            unsigned char *z = mp_calloc(1, sizes[i]);
+            if (!z || !all_zero(z, sizes[i]))
+                _exit(7);
+            memset(z, 0xA6, sizes[i]);
+            mp_free(z);
+            if (i % 2) {
+                __atomic_add_fetch(&mp__clock_skew_ms, 10000, __ATOMIC_RELAXED);
+                mp_free(mp_alloc(300 * 1024)); /* the decay drops the idle pages */
+            }
+            z = mp_calloc(1, sizes[i] + 8192);
+            if (!z || !all_zero(z, sizes[i] + 8192))
+                _exit(8);
+            mp_free(z);
+        }
+        right = mp_alloc(264 * 1024 + 8192);
+        if (!right)
+            _exit(2);
+        memset(right, 0x52, 264 * 1024 + 8192);
+        for (size_t k = 0; k < 264 * 1024 + 8192; k++)
+            if (left[k] != 0x4C || right[k] != 0x52)
+                _exit(9);
+        mp_free(left);
+        mp_free(right);
+        mp_trim();
+    }
+}
+
 static int fail(const char *what, int st)
 {
     fprintf(stderr, "pagesize: %s (status %#x)\n", what, st);
@@ -122,6 +179,9 @@ int main(void)
     st = in_child(neighbours_survive, page);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
         return fail("live neighbours lost bytes, or a release was misaligned", st);
+    st = in_child(calloc_over_dirty_pages, page);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        return fail("a large calloc read non-zero bytes, or a release or move was misaligned", st);
     printf("pagesize %zu: all passed\n", page);
     return 0;
 }
