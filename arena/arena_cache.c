@@ -57,6 +57,11 @@ static void os_release(arena__chunk_t *c)
     ap__os_unmap(c, map_size);
 }
 
+void arena__cache_unmap(arena__chunk_t *c)
+{
+    os_release(c);
+}
+
 static size_t release_list(arena__chunk_t *c)
 {
     size_t bytes = 0;

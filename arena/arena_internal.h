@@ -94,6 +94,8 @@ arena__chunk_t *arena__cache_take(size_t min, size_t max, size_t guard) AP__HIDD
 /* Give a chunk no arena holds any more to the cache, or unmap it when the
  * cache is at its bound. */
 void arena__cache_put(arena__chunk_t *c) AP__HIDDEN;
+/* Unmap a chunk no arena holds any more, bypassing the cache. */
+void arena__cache_unmap(arena__chunk_t *c) AP__HIDDEN;
 /* Unmap the calling thread's and the shared cached chunks; bytes unmapped. */
 size_t arena__cache_drop(void) AP__HIDDEN;
 

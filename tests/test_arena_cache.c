@@ -59,6 +59,32 @@ Test(arena_cache, growth_takes_cached_chunks_and_rewind_gives_them_back)
     arena_destroy(a);
 }
 
+/* A reset with the default retain_bytes replaces the round's chunks by one
+ * chunk as large as all of them (arena__coalesce_spares): the replaced
+ * chunks go back to the OS, not to the cache, so the arena's resident memory
+ * is the new chunk alone (cached, they doubled a reset loop's peak RSS). */
+Test(arena_cache, a_coalescing_reset_leaves_the_cache_as_it_was)
+{
+    arena_trim();
+    arena_t *a = arena_create(&(arena_opts_t){.chunk_size = 4096});
+    cr_assert_not_null(a);
+    for (int i = 0; i < 200; i++)
+        cr_assert_not_null(arena_alloc(a, 3000));
+    arena_stats_t grown = stats_of(a);
+    cr_assert_gt(grown.chunks, 3);
+    size_t cached = arena_cache_bytes();
+    arena_reset(a);
+    cr_assert_eq(arena_cache_bytes(), cached, "cache %zu bytes after the reset, %zu before",
+                 arena_cache_bytes(), cached);
+    arena_stats_t after = stats_of(a);
+    cr_assert_leq(after.chunks, 2, "the first chunk and one coalesced spare");
+    for (int i = 0; i < 200; i++)
+        cr_assert_not_null(arena_alloc(a, 3000));
+    arena_stats_t again = stats_of(a);
+    cr_assert_leq(again.mapped, after.mapped, "the next round fits the coalesced chunk");
+    arena_destroy(a);
+}
+
 Test(arena_cache, cache_full_unmaps_what_does_not_fit)
 {
     size_t old = arena_set_cache_limit(256 * 1024);
