@@ -79,6 +79,18 @@ static void neighbours_intact(const unsigned char *left, const unsigned char *ri
             cr_assert_fail("neighbour byte %zu changed", i);
 }
 
+/* A right neighbour made now (after the callocs, so it may sit on pages they
+ * left), both neighbours checked, then freed. */
+static void new_right_neighbour_then_check(unsigned char *left)
+{
+    unsigned char *right = mp_alloc(2 * MiB);
+    cr_assert(right);
+    memset(right, 0x52, 2 * MiB);
+    neighbours_intact(left, right, 2 * MiB);
+    mp_free(left);
+    mp_free(right);
+}
+
 /* Blocks written whole and freed, asked for again by calloc at once (a
  * loop: cleared) and after a pause (by residency), at sizes that end
  * inside an OS page. */
@@ -103,12 +115,7 @@ static void reads_zero_over_freed_dirty_pages(void)
             mp_free(q);
         }
     }
-    unsigned char *right = mp_alloc(2 * MiB);
-    cr_assert(right);
-    memset(right, 0x52, 2 * MiB);
-    neighbours_intact(left, right, 2 * MiB);
-    mp_free(left);
-    mp_free(right);
+    new_right_neighbour_then_check(left);
 }
 
 /* Pages partly resident: written in the first 3/8 (mostly not resident:
@@ -213,12 +220,7 @@ static void reads_zero_when_grown_next_to_dirty_resident_pages(void)
         }
         mp_trim();
     }
-    unsigned char *right = mp_alloc(2 * MiB);
-    cr_assert(right);
-    memset(right, 0x52, 2 * MiB);
-    neighbours_intact(left, right, 2 * MiB);
-    mp_free(left);
-    mp_free(right);
+    new_right_neighbour_then_check(left);
 }
 
 /* Each case three times: as this machine decides how to tell the pages
