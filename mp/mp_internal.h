@@ -4,8 +4,8 @@
  * Three levels: a per-thread cache (mp_thread_cache.c) of per-class free
  * lists, central free lists per size class (mp_central.c), and a page heap
  * of spans over the OS layer (mp_page_heap.c) with a radix page map that gives
- * the size class and span of any address.  Large blocks (mp_large.c) are
- * spans of that same heap, so freed space serves either kind.
+ * the size class and span of any address (mp_pagemap.c).  Large blocks
+ * (mp_large.c) are spans of that same heap, so freed space serves either kind.
  *
  * This header holds the inline fast paths (alloc pop, free push) used by
  * mp_alloc.c and by the malloc override, so both get them without a call.
@@ -224,12 +224,9 @@ bool mp__page_free_large(mp_span_t *s, const void *p) AP__HIDDEN;
 /* What the page-map entry of p says, read under the heap lock: the span, its
  * state (0 when p is on no span's bound or page) and whether p is its start. */
 mp_span_t *mp__page_lookup(const void *p, uint8_t *state, bool *start) AP__HIDDEN;
-/* Mark pages [from, to) of small span s with its class in the page map
- * (caller holds the span's class lock). */
-void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to) AP__HIDDEN;
 /* Make [p, p+size) (a live block's bytes, at its start, from resident free
  * pages) read as zero, by a clear or a drop of its pages, whichever what is
- * resident makes cheaper (see mp_page_heap.c). */
+ * resident makes cheaper (see mp_page_release.c). */
 void mp__page_clear(void *p, size_t size) AP__HIDDEN;
 /* Large span s: make it npages long in place, shrinking (the tail goes back
  * to the heap) or growing into a free neighbour.  false: s unchanged. */
@@ -241,18 +238,23 @@ int mp__page_move(mp_span_t *s, size_t npages) AP__HIDDEN;
 size_t mp__page_trim(void) AP__HIDDEN;
 /* Bytes in free spans: resident ones, and all (resident or not). */
 void mp__page_totals(size_t *free_resident, size_t *free_all) AP__HIDDEN;
-/* Make sure the page map has leaves for [addr, addr+len); 0 or ENOMEM. */
-int mp__pagemap_reserve(uintptr_t addr, size_t len) AP__HIDDEN;
-/* Span records and small metadata (never returned to the OS). */
-mp_span_t *mp__span_new(void) AP__HIDDEN;
-void mp__span_delete(mp_span_t *s) AP__HIDDEN;
-void *mp__meta_alloc(size_t size) AP__HIDDEN;
 uint64_t mp__now_ms(void) AP__HIDDEN;
 extern uint64_t mp__clock_skew_ms AP__HIDDEN; /* tests: age idle memory */
 void mp__page_lock_all(void) AP__HIDDEN;
 void mp__page_unlock_all(void) AP__HIDDEN;
 void mp__page_reinit_locks(void) AP__HIDDEN;
 
+/* ---- Page map, span records, metadata (mp_pagemap.c) ---- */
+
+/* Mark pages [from, to) of small span s with its class in the page map
+ * (caller holds the span's class lock). */
+void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to) AP__HIDDEN;
+/* Make sure the page map has leaves for [addr, addr+len); 0 or ENOMEM. */
+int mp__pagemap_reserve(uintptr_t addr, size_t len) AP__HIDDEN;
+/* Span records and small metadata (never returned to the OS). */
+mp_span_t *mp__span_new(void) AP__HIDDEN;
+void mp__span_delete(mp_span_t *s) AP__HIDDEN;
+void *mp__meta_alloc(size_t size) AP__HIDDEN;
 /* Process-wide counters (relaxed atomics). */
 extern size_t mp__stat_mapped AP__HIDDEN; /* bytes from the OS, less decommitted */
 extern size_t mp__stat_large AP__HIDDEN;  /* live large bytes            */

@@ -1,7 +1,9 @@
 /*
- * mp_page_heap.c - the memory pool's bottom level: page map, span records,
- * metadata, and the one page heap that serves both small-class spans and
- * large blocks over the OS layer.
+ * mp_page_heap.c - the memory pool's bottom level: the one page heap that
+ * serves both small-class spans and large blocks over the OS layer: its free
+ * lists, growth, large-block resize and move, checks and fork handlers.  The
+ * page map and span records it files spans in are mp_pagemap.c's; what it
+ * gives back to the OS, and when, is mp_page_release.c's.
  *
  * Invariants: the heap's address space comes in regions mapped at 2 MiB
  * alignment, carved into spans of whole 8 KiB pages, so every block begins
@@ -13,199 +15,36 @@
  * in per-length lists per state: touched (resident), fresh (mapped, never
  * used) and decommitted (madvised away).  Beyond a small reserve, free
  * address space is unmapped.  No mmap, munmap or madvise of the heap's
- * pages runs under heap_lock: spans to release are taken out of the lists
- * and the page map under it and released after it (run_jobs), regions are
+ * pages runs under mp__heap_lock: spans to release are taken out of the lists
+ * and the page map under it and released after it (mp__run_jobs), regions are
  * mapped before it is taken and added after.  Called by mp_central.c and
  * mp_large.c; takes only its own locks (heap -> page-map leaves -> metadata).
  */
-#include "mp_internal.h"
-#include "ap_checker.h"
+#include "mp_page_internal.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-/* ---- Page map ---- */
+/* ---- Page heap ---- */
 
-uintptr_t mp__root[MP_ROOT_LEN + 1];
-mp_leaf_t mp__leaf_empty;
-
-static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int mp__pagemap_reserve(uintptr_t addr, size_t len)
-{
-    uintptr_t first = addr >> (MP_PAGE_SHIFT + MP_LEAF_BITS);
-    uintptr_t last = (addr + len - 1) >> (MP_PAGE_SHIFT + MP_LEAF_BITS);
-    if (last >= MP_ROOT_LEN || addr + len < addr)
-        return ENOMEM; /* outside the 48-bit space the map covers */
-    int err = 0;
-    pthread_mutex_lock(&leaf_lock);
-    for (uintptr_t i = first; i <= last && !err; i++) {
-        if (MP__LOAD(&mp__root[i]) != 0)
-            continue;
-        size_t ps = ap__os_page_size();
-        size_t bytes = (sizeof(mp_leaf_t) + ps - 1) & ~(ps - 1);
-        void *leaf;
-        err = ap__os_map(bytes, &leaf);
-        if (!err)
-            __atomic_store_n(&mp__root[i], (uintptr_t)leaf - (uintptr_t)&mp__leaf_empty,
-                             __ATOMIC_RELEASE);
-    }
-    pthread_mutex_unlock(&leaf_lock);
-    return err;
-}
-
-/* Caller has reserved the page's leaf. */
-static void pagemap_set(uintptr_t page, mp_span_t *s)
-{
-    mp_leaf_t *leaf = mp__leaf_of(page << MP_PAGE_SHIFT);
-    MP__STORE(&leaf->span[page & (MP_LEAF_LEN - 1)], s);
-}
-
-/* Class and byte offset in the span of each of a span's n pages (cls 0: not
- * small).  Small spans are at most 255 pages, so the offset fits above the class. */
-static void pagemap_set_class(uintptr_t page, size_t n, size_t cls)
-{
-    for (size_t i = 0; i < n; i++) {
-        mp_leaf_t *leaf = mp__leaf_of((page + i) << MP_PAGE_SHIFT);
-        MP__STORE(&leaf->meta[(page + i) & (MP_LEAF_LEN - 1)], cls ? mp__meta_make(cls, i) : 0u);
-    }
-}
-
-static mp_span_t *span_of_page(uintptr_t page)
-{
-    return mp__span_at((const void *)(page << MP_PAGE_SHIFT));
-}
-
-void mp__pagemap_mark(const mp_span_t *s, size_t from, size_t to)
-{
-    for (size_t i = from; i < to; i++) {
-        mp_leaf_t *leaf = mp__leaf_of((s->page + i) << MP_PAGE_SHIFT);
-        MP__STORE(&leaf->meta[(s->page + i) & (MP_LEAF_LEN - 1)], mp__meta_make(s->cls, i));
-    }
-}
-
-/* ---- Metadata: bump allocation from the OS, never returned ---- */
-
-static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *meta_cur, *meta_end;
-static mp_span_t *span_pool; /* recycled span records */
-
-size_t mp__stat_mapped;
-size_t mp__stat_large;
-
-#define META_CHUNK ((size_t)256 * 1024)
-
-static void *meta_alloc_locked(size_t size)
-{
-    size = (size + 63) & ~(size_t)63;
-    if ((size_t)(meta_end - meta_cur) < size) {
-        size_t bytes = size > META_CHUNK ? (size + META_CHUNK - 1) & ~(META_CHUNK - 1) : META_CHUNK;
-        void *chunk;
-        if (ap__os_map(bytes, &chunk) != 0)
-            return NULL;
-        MP__ADD(&mp__stat_mapped, bytes);
-        meta_cur = chunk;
-        meta_end = meta_cur + bytes;
-    }
-    void *p = meta_cur;
-    meta_cur += size;
-    return p;
-}
-
-void *mp__meta_alloc(size_t size)
-{
-    pthread_mutex_lock(&meta_lock);
-    void *p = meta_alloc_locked(size);
-    pthread_mutex_unlock(&meta_lock);
-    return p;
-}
-
-mp_span_t *mp__span_new(void)
-{
-    pthread_mutex_lock(&meta_lock);
-    mp_span_t *s = span_pool;
-    if (s)
-        span_pool = s->next;
-    else
-        s = meta_alloc_locked(sizeof *s);
-    pthread_mutex_unlock(&meta_lock);
-    if (s)
-        memset(s, 0, sizeof *s);
-    return s;
-}
-
-void mp__span_delete(mp_span_t *s)
-{
-    if (s == NULL)
-        return;
-    pthread_mutex_lock(&meta_lock);
-    MP__STORE(&s->state, (uint8_t)0);
-    s->next = span_pool;
-    span_pool = s;
-    pthread_mutex_unlock(&meta_lock);
-}
+/* Test seam: added to the clock, so tests can age idle memory without sleeping. */
+uint64_t mp__clock_skew_ms;
 
 uint64_t mp__now_ms(void)
 {
     return ap__os_now_ms() + MP__LOAD(&mp__clock_skew_ms);
 }
 
-/* ---- Page heap ---- */
-
-/* Why these numbers: 2 MiB regions keep mmap calls rare without mapping much
- * more than a small program needs (an untouched page costs address space, not
- * memory).  Free pages stay resident while a program is busy (a loop that
- * frees and reallocates its working set must not pay a page fault per page
- * each time, which is what an eager madvise costs).  How much stays follows
- * the program's recent use, as glibc's dynamic mmap threshold and tcmalloc
- * do: up to 3/4 of the recent peak of bytes in use (at least MP_RETAIN_FLOOR),
- * where the peak decays towards what is in use now, halving the difference
- * every MP_PEAK_HALF_MS.  So a program that cycles 5-25 MiB blocks keeps the
- * pages it will need again, and one that shrank for good soon holds little.
- * Pages idle for MP_DECAY_MS go back to the OS at the next page-heap call
- * whatever the limit, trim gives back everything, and so does a failed map
- * before it is retried.  Free address space beyond MP_VA_RESERVE is unmapped,
- * so a program's VmSize falls after it frees, and a process under RLIMIT_AS
- * can map elsewhere what the heap no longer uses. */
-#define MP_BUCKETS 128
-#define MP_GROW_PAGES ((size_t)256)
-#define MP_REGION_ALIGN ((size_t)2 << 20)
-#define MP_RETAIN_FLOOR ((size_t)32 << 20)
-#define MP_PEAK_HALF_MS 1000u
-#define MP_VA_RESERVE ((size_t)32 << 20)
-#define MP_DECAY_MS 1000u
-
-_Static_assert((MP_GROW_PAGES << MP_PAGE_SHIFT) % MP_REGION_ALIGN == 0, "regions hold whole huge pages");
-
-/* Test seam: added to the clock, so tests can age idle memory without sleeping. */
-uint64_t mp__clock_skew_ms;
-
-/* Commit states of a free span (mp_span_t.committed).  Fresh and decommitted
- * pages are both unbacked and read as zero; they differ only in accounting:
- * fresh bytes are still counted in mp__stat_mapped, decommitted ones were
- * subtracted. */
-enum { SPAN_DECOMMITTED = 0, SPAN_TOUCHED = 1, SPAN_FRESH = 2 };
-
-static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
-static mp_span_t *free_lists[3][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
-static size_t free_committed; /* bytes in touched (resident) free spans */
-static size_t free_total;     /* bytes in all free spans: address space held, unused */
-static size_t heap_used;      /* bytes in spans handed out (small spans, large blocks) */
-static size_t peak_used;      /* recent peak of heap_used, decaying towards it */
-static uint64_t peak_stamp;   /* when peak_used last decayed */
-static uint64_t last_decay;
-
-#if ARENAPOOL_DEBUG >= 3
-static void heap_check_locked(void);
-#define HEAP_CHECK() heap_check_locked()
-#else
-#define HEAP_CHECK() ((void)0)
-#endif
+pthread_mutex_t mp__heap_lock = PTHREAD_MUTEX_INITIALIZER;
+mp_span_t *mp__free_lists[3][MP_BUCKETS + 1]; /* [committed][npages]; [.][0] = longer */
+size_t mp__free_committed; /* bytes in touched (resident) free spans */
+size_t mp__free_total;     /* bytes in all free spans: address space held, unused */
+size_t mp__heap_used;      /* bytes in spans handed out (small spans, large blocks) */
 
 static mp_span_t **list_for(const mp_span_t *s)
 {
-    return &free_lists[s->committed][s->npages <= MP_BUCKETS ? s->npages : 0];
+    return &mp__free_lists[s->committed][s->npages <= MP_BUCKETS ? s->npages : 0];
 }
 
 static void list_insert(mp_span_t **head, mp_span_t *s)
@@ -230,26 +69,21 @@ static void list_remove(mp_span_t **head, mp_span_t *s)
 
 static void set_bounds(mp_span_t *s)
 {
-    pagemap_set(s->page, s);
-    pagemap_set(s->page + s->npages - 1, s);
+    mp__pagemap_set(s->page, s);
+    mp__pagemap_set(s->page + s->npages - 1, s);
 }
 
 static void clear_bounds(const mp_span_t *s)
 {
-    pagemap_set(s->page, NULL);
-    pagemap_set(s->page + s->npages - 1, NULL);
-}
-
-static size_t span_bytes(const mp_span_t *s)
-{
-    return s->npages << MP_PAGE_SHIFT;
+    mp__pagemap_set(s->page, NULL);
+    mp__pagemap_set(s->page + s->npages - 1, NULL);
 }
 
 /* Insert free span s (bounds not yet set), merging with free neighbours of
  * the same commit state.  Totals are the caller's. */
 static void heap_insert(mp_span_t *s)
 {
-    mp_span_t *prev = span_of_page(s->page - 1);
+    mp_span_t *prev = mp__span_of_page(s->page - 1);
     if (prev && MP__LOAD(&prev->state) == MP_SPAN_FREE && prev->committed == s->committed) {
         list_remove(list_for(prev), prev);
         clear_bounds(prev);
@@ -259,7 +93,7 @@ static void heap_insert(mp_span_t *s)
             s->stamp = prev->stamp;
         mp__span_delete(prev);
     }
-    mp_span_t *next = span_of_page(s->page + s->npages);
+    mp_span_t *next = mp__span_of_page(s->page + s->npages);
     if (next && MP__LOAD(&next->state) == MP_SPAN_FREE && next->committed == s->committed) {
         list_remove(list_for(next), next);
         clear_bounds(next);
@@ -275,322 +109,27 @@ static void heap_insert(mp_span_t *s)
 
 /* A free span of pages [page, page+n) in state `committed`, counted in the
  * free totals, from the spare record r. */
-static void add_free(mp_span_t *r, uintptr_t page, size_t n, uint8_t committed, uint64_t stamp)
+void mp__add_free(mp_span_t *r, uintptr_t page, size_t n, uint8_t committed, uint64_t stamp)
 {
     r->page = page;
     r->npages = n;
     r->committed = committed;
     r->stamp = stamp;
-    free_total += n << MP_PAGE_SHIFT;
+    mp__free_total += n << MP_PAGE_SHIFT;
     if (committed == SPAN_TOUCHED)
-        free_committed += n << MP_PAGE_SHIFT;
+        mp__free_committed += n << MP_PAGE_SHIFT;
     heap_insert(r);
 }
 
 /* Take free span s (listed) out of the free totals and lists. */
-static void take_free(mp_span_t *s)
+void mp__take_free(mp_span_t *s)
 {
-    size_t bytes = span_bytes(s);
+    size_t bytes = mp__span_bytes(s);
     list_remove(list_for(s), s);
     clear_bounds(s);
-    free_total -= bytes;
+    mp__free_total -= bytes;
     if (s->committed == SPAN_TOUCHED)
-        free_committed -= bytes;
-}
-
-/* ---- Releasing memory in whole OS pages ----
- * Why: the OS page may be larger than the heap's 8 KiB page (16 or 64 KiB on
- * many aarch64 kernels), and the kernel rounds a range outward, so an madvise
- * or munmap of a span that shares an OS page with a neighbour would zero or
- * unmap the neighbour's live bytes.  Memory is released only in whole OS
- * pages that lie inside the span (rounded inward, as gperftools does); a span
- * is unmapped only when it covers whole OS pages, and a decommitted span's
- * bytes at its ends, which stay resident, are cleared so that it still reads
- * as zero. */
-
-static uintptr_t os_round_up(uintptr_t a)
-{
-    uintptr_t ps = ap__os_page_size();
-    return (a + ps - 1) & ~(ps - 1);
-}
-
-static uintptr_t os_round_down(uintptr_t a)
-{
-    return a & ~((uintptr_t)ap__os_page_size() - 1);
-}
-
-static bool os_whole(const mp_span_t *s)
-{
-    uintptr_t lo = s->page << MP_PAGE_SHIFT;
-    return os_round_down(lo) == lo && os_round_down(lo + span_bytes(s)) == lo + span_bytes(s);
-}
-
-/* Clear [p, p+n).  Free memory a checker may hold poisoned (a freed
- * block's): the pool's own write, not the program's, and poisoned again. */
-static void clear_bytes(void *p, size_t n, bool is_free)
-{
-    if (n == 0)
-        return;
-    if (is_free && AP__UNLIKELY(ap__checker())) {
-        ap__unpoison(p, n);
-        memset(p, 0, n);
-        ap__poison(p, n);
-        return;
-    }
-    memset(p, 0, n);
-}
-
-/* Drop the pages of [p, p+size) (page-heap pages: a free span, or a live
- * block when not is_free) so it reads as zero. */
-static int zero_range(void *p, size_t size, bool is_free)
-{
-    uintptr_t lo = (uintptr_t)p, hi = lo + size;
-    uintptr_t in_lo = os_round_up(lo), in_hi = os_round_down(hi);
-    if (in_lo >= in_hi) {
-        clear_bytes(p, size, is_free);
-        return 0;
-    }
-    int err = ap__os_decommit((void *)in_lo, in_hi - in_lo);
-    if (err)
-        return err;
-    clear_bytes(p, in_lo - lo, is_free);
-    clear_bytes((void *)in_hi, hi - in_hi, is_free);
-    return 0;
-}
-
-/* Make [from, to) (whole OS pages of a live block, all in one state) read
- * zero: resident pages are written, pages backed by nothing are left alone,
- * pages that may hold data without being resident are dropped.  Why write
- * a short run of those instead: an madvise costs a system call, more than
- * the few faults it saves. */
-#define CLEAR_DROP_MIN ((size_t)4) /* OS pages */
-
-static void clear_run(uintptr_t from, uintptr_t to, unsigned char state)
-{
-    if (from == to || state == AP_PAGE_ZERO)
-        return;
-    if (state == AP_PAGE_RESIDENT || (to - from) / ap__os_page_size() < CLEAR_DROP_MIN ||
-        ap__os_decommit((void *)from, to - from) != 0)
-        memset((void *)from, 0, to - from);
-}
-
-/* Why page by page, by what backs each page: a resident page is cleared (a
- * write of it, and it stays resident for the program); a page backed by
- * nothing already reads zero and is left so (writing it would fault in a
- * page the program may never touch); a page swapped out is dropped.  So no
- * page the program did not touch becomes resident, none it uses is dropped
- * to fault in again, and the cost follows the pages the program used, not
- * the block's size: a program that callocs big blocks and touches a few
- * pages of each (bench row 7.3: a byte in every 64th page) clears those
- * few, where glibc clears every byte of a block it reuses.  The fresh pages
- * of a block grown next to resident ones (plan_growth) stay untouched.  A
- * block below 1 MiB is simply written: the look costs more than it saves. */
-void mp__page_clear(void *p, size_t size)
-{
-    const size_t small = (size_t)1 << 20;
-    uintptr_t lo = os_round_up((uintptr_t)p), hi = os_round_down((uintptr_t)p + size);
-    if (size < small || hi <= lo) {
-        memset(p, 0, size);
-        return;
-    }
-    /* Bytes in OS pages shared with a neighbour: written, never dropped. */
-    memset(p, 0, lo - (uintptr_t)p);
-    memset((void *)hi, 0, (uintptr_t)p + size - hi);
-    size_t ps = ap__os_page_size();
-    unsigned char vec[1024];
-    uintptr_t run = lo;
-    unsigned char run_state = AP_PAGE_ZERO;
-    for (uintptr_t at = lo; at < hi;) {
-        size_t n = (hi - at) / ps < sizeof vec ? (hi - at) / ps : sizeof vec;
-        if (ap__os_page_states((void *)at, n * ps, vec) != 0) {
-            clear_run(run, at, run_state);
-            memset((void *)at, 0, hi - at);
-            return;
-        }
-        for (size_t i = 0; i < n; i++)
-            if (vec[i] != run_state) {
-                clear_run(run, at + i * ps, run_state);
-                run = at + i * ps;
-                run_state = vec[i];
-            }
-        at += n * ps;
-    }
-    clear_run(run, hi, run_state);
-}
-
-/* ---- Releases outside the lock ----
- * Why: an munmap or madvise of megabytes takes long, and every thread that
- * needs a span (or frees one) would wait behind it.  Under heap_lock a span
- * to give back is only chosen and taken out of the free lists, the totals
- * and the page map (so no one can take it or merge with it, and its address
- * space is out of the map before it is unmapped: once unmapped, another
- * thread's grow may map the range again at once); the OS calls run after the
- * lock is dropped (run_jobs), and a decommitted span comes back into the
- * lists as such.  A span the OS refuses comes back as it was. */
-
-enum { JOB_UNMAP = 1, JOB_DECOMMIT = 2 }; /* in mp_span_t.listed of a span in a job list */
-
-typedef struct jobs {
-    mp_span_t *head;
-} jobs_t;
-
-/* Take free span s (listed) out of the heap for release: unmapped when the
- * heap holds more free address space than `reserve` and s covers whole OS
- * pages, else decommitted.  Bytes it holds. */
-static size_t give_back(mp_span_t *s, size_t reserve, jobs_t *jobs)
-{
-    size_t bytes = span_bytes(s);
-    bool unmap = free_total > reserve && os_whole(s);
-    take_free(s);
-    s->listed = unmap ? JOB_UNMAP : JOB_DECOMMIT;
-    s->next = jobs->head;
-    jobs->head = s;
-    return bytes;
-}
-
-/* Release touched free spans idle since before `older_than` (ms) until at
- * most `keep` bytes stay resident: shortest lists first when `short_first`,
- * else longest first.  Why shortest first over the limit: long runs of
- * resident pages are what a program cycling large blocks reuses, while
- * short leftovers fit few requests. */
-static void release(uint64_t older_than, size_t keep, size_t reserve, bool short_first, jobs_t *jobs)
-{
-    for (size_t b = 0; b <= MP_BUCKETS && free_committed > keep; b++) {
-        size_t bucket = short_first ? (b == MP_BUCKETS ? 0 : b + 1) : b == 0 ? 0 : MP_BUCKETS + 1 - b;
-        if (short_first && bucket == 0) {
-            /* The long spans share one list in no order: shortest first by
-             * a scan each (few spans are that long). */
-            for (;;) {
-                mp_span_t *best = NULL;
-                for (mp_span_t *t = free_lists[SPAN_TOUCHED][0]; t; t = t->next)
-                    if (t->stamp <= older_than && (!best || t->npages < best->npages))
-                        best = t;
-                if (!best || free_committed <= keep)
-                    break;
-                give_back(best, reserve, jobs);
-            }
-            continue;
-        }
-        mp_span_t *s = free_lists[SPAN_TOUCHED][bucket];
-        while (s && free_committed > keep) {
-            mp_span_t *next = s->next;
-            if (s->stamp <= older_than)
-                give_back(s, reserve, jobs);
-            s = next;
-        }
-    }
-}
-
-/* Unmap unbacked (fresh or decommitted) free spans, longest first, while the
- * heap holds more than `reserve` free bytes.  Touched spans are left to the
- * decay. */
-static void unmap_excess(size_t reserve, jobs_t *jobs)
-{
-    static const uint8_t states[2] = {SPAN_DECOMMITTED, SPAN_FRESH};
-    for (size_t b = 0; b <= MP_BUCKETS && free_total > reserve; b++) {
-        size_t bucket = b == 0 ? 0 : MP_BUCKETS + 1 - b;
-        for (size_t k = 0; k < 2 && free_total > reserve; k++) {
-            mp_span_t *s = free_lists[states[k]][bucket];
-            while (s && free_total > reserve) {
-                mp_span_t *next = s->next;
-                if (os_whole(s)) /* partial OS pages: stays mapped, unbacked */
-                    give_back(s, reserve, jobs);
-                s = next;
-            }
-        }
-    }
-}
-
-/* Make the OS calls of the jobs; call without heap_lock.  Bytes that
- * stopped counting as mapped. */
-static size_t run_jobs(jobs_t *jobs)
-{
-    size_t released = 0;
-    mp_span_t *back = NULL; /* spans to list again: decommitted, or refused */
-    while (jobs->head) {
-        mp_span_t *s = jobs->head;
-        jobs->head = s->next;
-        size_t bytes = span_bytes(s);
-        void *p = (void *)(s->page << MP_PAGE_SHIFT);
-        uint8_t was = s->committed;
-        if (s->listed == JOB_UNMAP && ap__os_unmap(p, bytes) == 0) {
-            if (was != SPAN_DECOMMITTED) {
-                MP__SUB(&mp__stat_mapped, bytes);
-                released += bytes;
-            }
-            mp__span_delete(s);
-            continue;
-        }
-        if (was != SPAN_DECOMMITTED && zero_range(p, bytes, true) == 0) {
-            MP__SUB(&mp__stat_mapped, bytes);
-            released += bytes;
-            s->committed = SPAN_DECOMMITTED;
-        }
-        s->next = back;
-        back = s;
-    }
-    if (back) {
-        pthread_mutex_lock(&heap_lock);
-        while (back) {
-            mp_span_t *s = back;
-            back = s->next;
-            s->listed = 0;
-            add_free(s, s->page, s->npages, s->committed, s->stamp);
-        }
-        HEAP_CHECK();
-        pthread_mutex_unlock(&heap_lock);
-    }
-    return released;
-}
-
-/* The recent peak decays: the gap to what is in use now halves every
- * MP_PEAK_HALF_MS. */
-static void peak_decay(uint64_t now)
-{
-    uint64_t halves = (now - peak_stamp) / MP_PEAK_HALF_MS;
-    if (halves == 0)
-        return;
-    peak_stamp = now;
-    size_t gap = peak_used > heap_used ? peak_used - heap_used : 0;
-    peak_used = heap_used + (halves >= 64 ? 0 : gap >> halves);
-}
-
-static void note_used(void)
-{
-    if (heap_used > peak_used)
-        peak_used = heap_used;
-}
-
-/* Resident free bytes the heap keeps: 3/4 of the recent peak in use.  Why
- * that much: a program cycling large blocks of varied sizes leaves holes
- * between its live blocks, and a new block fits one only if enough are
- * kept (glibc keeps them all); at half the peak, mimalloc-bench's
- * malloc-large still faulted in 2.5x glibc's pages, at 3/4 as many. */
-static size_t retain_limit(void)
-{
-    size_t l = peak_used / 4 * 3;
-    return l > MP_RETAIN_FLOOR ? l : MP_RETAIN_FLOOR;
-}
-
-static void maybe_release(jobs_t *jobs)
-{
-    uint64_t now = mp__now_ms();
-    peak_decay(now);
-    size_t limit = retain_limit();
-    /* Why down to three quarters: a program at its limit would otherwise
-     * give back a span at nearly every free.  Why never below the floor: a
-     * program cycling one block of up to the floor would lose it each time
-     * a second one joined it. */
-    if (free_committed > limit) {
-        size_t keep = limit - limit / 4 > MP_RETAIN_FLOOR ? limit - limit / 4 : MP_RETAIN_FLOOR;
-        release(UINT64_MAX, keep, MP_VA_RESERVE, true, jobs);
-    }
-    if (now - last_decay >= MP_DECAY_MS / 4) {
-        last_decay = now;
-        release(now - MP_DECAY_MS, 0, MP_VA_RESERVE, false, jobs);
-    }
-    if (free_total > MP_VA_RESERVE)
-        unmap_excess(MP_VA_RESERVE, jobs);
+        mp__free_committed -= bytes;
 }
 
 /* Does free span s hold n pages starting on a multiple of `align` pages? */
@@ -611,11 +150,11 @@ static mp_span_t *find_free(size_t n, size_t align)
     for (size_t k = 0; k < 3; k++) {
         size_t c = order[k];
         for (size_t b = n; b <= MP_BUCKETS; b++)
-            for (mp_span_t *s = free_lists[c][b]; s; s = s->next)
+            for (mp_span_t *s = mp__free_lists[c][b]; s; s = s->next)
                 if (fits(s, n, align))
                     return s;
         mp_span_t *best = NULL;
-        for (mp_span_t *s = free_lists[c][0]; s; s = s->next)
+        for (mp_span_t *s = mp__free_lists[c][0]; s; s = s->next)
             if (fits(s, n, align) && (!best || s->npages < best->npages))
                 best = s;
         if (best)
@@ -630,7 +169,7 @@ static mp_span_t *find_free(size_t n, size_t align)
  * churn benchmark, bench/py_churn.py, runs slower with them).  glibc and
  * mimalloc leave them off by default too.  ARENAPOOL_THP=1 asks for them on every region, for programs
  * that fill what they allocate and fault a lot. */
-static int thp_wanted = -1; /* -1 until read; read and set outside heap_lock */
+static int thp_wanted = -1; /* -1 until read; read and set outside mp__heap_lock */
 
 static bool thp_on(void)
 {
@@ -657,7 +196,7 @@ static int region_ready(void *mem, size_t bytes)
 }
 
 /* Map a new region for n pages aligned to `align` pages, its page-map
- * leaves reserved; called without heap_lock (the region is no one's until
+ * leaves reserved; called without mp__heap_lock (the region is no one's until
  * added).  *pages: its length.  0 or ENOMEM. */
 static int grow_map(size_t n, size_t align, void **mem, size_t *pages)
 {
@@ -699,7 +238,7 @@ static void plan_growth(size_t n, grow_plan_t *g)
 {
     memset(g, 0, sizeof *g);
     mp_span_t *s = NULL;
-    for (mp_span_t *t = free_lists[SPAN_TOUCHED][0]; t; t = t->next)
+    for (mp_span_t *t = mp__free_lists[SPAN_TOUCHED][0]; t; t = t->next)
         if (!s || t->npages > s->npages)
             s = t;
     if (!s || s->npages >= n)
@@ -707,12 +246,12 @@ static void plan_growth(size_t n, grow_plan_t *g)
     for (int below = 1; below >= 0; below--) {
         uintptr_t edge = below ? s->page : s->page + s->npages; /* where the run ends */
         size_t have = s->npages;
-        mp_span_t *t = span_of_page(below ? edge - 1 : edge);
+        mp_span_t *t = mp__span_of_page(below ? edge - 1 : edge);
         if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed == SPAN_FRESH) {
             have += t->npages;
             edge = below ? t->page : t->page + t->npages;
         }
-        if (have >= n || edge % MP_GROW_PAGES != 0 || span_of_page(below ? edge - 1 : edge) != NULL)
+        if (have >= n || edge % MP_GROW_PAGES != 0 || mp__span_of_page(below ? edge - 1 : edge) != NULL)
             continue;
         size_t need = (n - have + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
         if (below && edge <= need)
@@ -721,7 +260,7 @@ static void plan_growth(size_t n, grow_plan_t *g)
         g->pages[g->places] = need;
         g->places++;
     }
-    if (os_whole(s)) { /* the OS moves whole OS pages only */
+    if (mp__os_whole(s)) { /* the OS moves whole OS pages only */
         g->carry = s;
         g->carry_page = s->page;
         g->carry_npages = s->npages;
@@ -729,7 +268,7 @@ static void plan_growth(size_t n, grow_plan_t *g)
 }
 
 /* Map a region of `pages` pages exactly at page `at`; called without
- * heap_lock.  0, or an errno value when the address space there is taken
+ * mp__heap_lock.  0, or an errno value when the address space there is taken
  * or the map fails. */
 static int grow_at(uintptr_t at, size_t pages)
 {
@@ -742,36 +281,36 @@ static int grow_at(uintptr_t at, size_t pages)
 /* Add the region of `pages` pages at mem (mapped elsewhere for g) with the
  * planned span's pages moved to its start, when that span is still free and
  * resident as planned; else the region as fresh.  r: the record for it.
- * Called and returns with heap_lock held; drops it around the move. */
+ * Called and returns with mp__heap_lock held; drops it around the move. */
 static void add_region(const grow_plan_t *g, void *mem, size_t pages, mp_span_t *r)
 {
     uintptr_t page = (uintptr_t)mem >> MP_PAGE_SHIFT;
     mp_span_t *c = g->carry;
-    if (!c || span_of_page(g->carry_page) != c || MP__LOAD(&c->state) != MP_SPAN_FREE ||
+    if (!c || mp__span_of_page(g->carry_page) != c || MP__LOAD(&c->state) != MP_SPAN_FREE ||
         c->committed != SPAN_TOUCHED || c->page != g->carry_page || c->npages != g->carry_npages ||
         c->npages >= pages) {
-        add_free(r, page, pages, SPAN_FRESH, mp__now_ms());
+        mp__add_free(r, page, pages, SPAN_FRESH, mp__now_ms());
         return;
     }
     /* Out of the lists and the page map before the move, as in
      * mp__page_move: the move unmaps the old range, and another thread's
      * grow may map it again at once. */
-    take_free(c);
-    pthread_mutex_unlock(&heap_lock);
-    int err = ap__os_move((void *)(c->page << MP_PAGE_SHIFT), span_bytes(c), mem);
-    pthread_mutex_lock(&heap_lock);
+    mp__take_free(c);
+    pthread_mutex_unlock(&mp__heap_lock);
+    int err = ap__os_move((void *)(c->page << MP_PAGE_SHIFT), mp__span_bytes(c), mem);
+    pthread_mutex_lock(&mp__heap_lock);
     if (err) {
-        add_free(c, c->page, c->npages, SPAN_TOUCHED, c->stamp);
-        add_free(r, page, pages, SPAN_FRESH, mp__now_ms());
+        mp__add_free(c, c->page, c->npages, SPAN_TOUCHED, c->stamp);
+        mp__add_free(r, page, pages, SPAN_FRESH, mp__now_ms());
         return;
     }
-    MP__SUB(&mp__stat_mapped, span_bytes(c)); /* its old range is unmapped */
-    add_free(c, page, c->npages, SPAN_TOUCHED, c->stamp);
-    add_free(r, page + c->npages, pages - c->npages, SPAN_FRESH, mp__now_ms());
+    MP__SUB(&mp__stat_mapped, mp__span_bytes(c)); /* its old range is unmapped */
+    mp__add_free(c, page, c->npages, SPAN_TOUCHED, c->stamp);
+    mp__add_free(r, page + c->npages, pages - c->npages, SPAN_FRESH, mp__now_ms());
 }
 
 /* Span records a carve may need: one for a grown region, one each for the
- * free pieces before and after the pages taken.  Taken before heap_lock so a
+ * free pieces before and after the pages taken.  Taken before mp__heap_lock so a
  * failure leaves the heap as it was (a grow whose region another thread
  * took first needs one more: spare_take gets it, heap -> metadata order). */
 #define SPARES 4
@@ -820,14 +359,14 @@ static mp_span_t *spare_take(mp_span_t **sp)
  * span is taken whole or not at all (take_joined); NULL when none fits. */
 static mp_span_t *find_joined(size_t n, mp_span_t **other)
 {
-    for (mp_span_t *s = free_lists[SPAN_TOUCHED][0]; s; s = s->next) {
-        mp_span_t *t = span_of_page(s->page + s->npages);
+    for (mp_span_t *s = mp__free_lists[SPAN_TOUCHED][0]; s; s = s->next) {
+        mp_span_t *t = mp__span_of_page(s->page + s->npages);
         if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed != SPAN_TOUCHED &&
             t->page == s->page + s->npages && s->npages + t->npages >= n) {
             *other = t;
             return s;
         }
-        t = span_of_page(s->page - 1);
+        t = mp__span_of_page(s->page - 1);
         if (t && MP__LOAD(&t->state) == MP_SPAN_FREE && t->committed != SPAN_TOUCHED &&
             t->page + t->npages == s->page && s->npages + t->npages >= n) {
             *other = t;
@@ -844,19 +383,19 @@ static void take_joined(mp_span_t *s, mp_span_t *t, size_t n)
 {
     uint8_t st = t->committed;
     size_t need = n > s->npages ? n - s->npages : 0;
-    take_free(s);
-    take_free(t);
+    mp__take_free(s);
+    mp__take_free(t);
     if (t->page > s->page) { /* t after s: its first pages */
         s->npages += need;
         if (t->npages > need)
-            add_free(t, t->page + need, t->npages - need, st, t->stamp);
+            mp__add_free(t, t->page + need, t->npages - need, st, t->stamp);
         else
             mp__span_delete(t);
     } else { /* t before s: its last pages */
         s->page -= need;
         s->npages += need;
         if (t->npages > need)
-            add_free(t, t->page, t->npages - need, st, t->stamp);
+            mp__add_free(t, t->page, t->npages - need, st, t->stamp);
         else
             mp__span_delete(t);
     }
@@ -881,7 +420,7 @@ static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, 
         /* s may now be longer than n: its rest goes back below. */
         uintptr_t start = s->page;
         if (s->npages > n)
-            add_free(spare_take(sp), start + n, s->npages - n, SPAN_TOUCHED, s->stamp);
+            mp__add_free(spare_take(sp), start + n, s->npages - n, SPAN_TOUCHED, s->stamp);
         s->npages = n;
         *was = SPAN_TOUCHED;
         s->stamp = 0;
@@ -891,15 +430,15 @@ static mp_span_t *take_pages(size_t n, size_t align, bool high, mp_span_t **sp, 
         s = find_free(n, align);
     if (!s)
         return NULL;
-    take_free(s);
+    mp__take_free(s);
     uintptr_t start = high && align == 1 ? s->page + s->npages - n
                                          : (s->page + align - 1) & ~(uintptr_t)(align - 1);
     size_t head = start - s->page, tail = s->npages - head - n;
     if (head) {
-        add_free(spare_take(sp), s->page, head, s->committed, s->stamp);
+        mp__add_free(spare_take(sp), s->page, head, s->committed, s->stamp);
     }
     if (tail) {
-        add_free(spare_take(sp), start + n, tail, s->committed, s->stamp);
+        mp__add_free(spare_take(sp), start + n, tail, s->committed, s->stamp);
     }
     s->page = start;
     s->npages = n;
@@ -921,14 +460,14 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
     *unbacked = false;
     if (!spares_get(sp))
         return NULL;
-    pthread_mutex_lock(&heap_lock);
-    maybe_release(&jobs);
+    pthread_mutex_lock(&mp__heap_lock);
+    mp__maybe_release(&jobs);
     if (jobs.head) {
         /* Released before the take: decommitted spans are back in the lists
          * for it, and the room of unmapped ones is free for a grow. */
-        pthread_mutex_unlock(&heap_lock);
-        run_jobs(&jobs);
-        pthread_mutex_lock(&heap_lock);
+        pthread_mutex_unlock(&mp__heap_lock);
+        mp__run_jobs(&jobs);
+        pthread_mutex_lock(&mp__heap_lock);
     }
     uint8_t was = SPAN_TOUCHED;
     mp_span_t *s = take_pages(n, align, cls != 0, sp, &was);
@@ -941,8 +480,8 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
         grow_plan_t g = {0};
         if (cls == 0 && align == 1 && n > MP_BUCKETS && tries == 0)
             plan_growth(n, &g);
-        pthread_mutex_unlock(&heap_lock);
-        run_jobs(&jobs);
+        pthread_mutex_unlock(&mp__heap_lock);
+        mp__run_jobs(&jobs);
         void *mem;
         size_t pages;
         int err = ENOMEM;
@@ -955,30 +494,30 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
         if (err)
             err = grow_map(n, align, &mem, &pages);
         if (err) {
-            pthread_mutex_lock(&heap_lock);
-            release(UINT64_MAX, 0, 0, false, &jobs);
-            unmap_excess(0, &jobs);
-            pthread_mutex_unlock(&heap_lock);
-            run_jobs(&jobs);
+            pthread_mutex_lock(&mp__heap_lock);
+            mp__release(UINT64_MAX, 0, 0, false, &jobs);
+            mp__unmap_excess(0, &jobs);
+            pthread_mutex_unlock(&mp__heap_lock);
+            mp__run_jobs(&jobs);
             err = grow_map(n, align, &mem, &pages);
         }
-        pthread_mutex_lock(&heap_lock);
+        pthread_mutex_lock(&mp__heap_lock);
         if (err)
             break;
         mp_span_t *r = spare_take(sp);
         if (!r) {
-            pthread_mutex_unlock(&heap_lock);
+            pthread_mutex_unlock(&mp__heap_lock);
             ap__os_unmap(mem, pages << MP_PAGE_SHIFT);
             MP__SUB(&mp__stat_mapped, pages << MP_PAGE_SHIFT);
-            pthread_mutex_lock(&heap_lock);
+            pthread_mutex_lock(&mp__heap_lock);
             break;
         }
         add_region(&g, mem, pages, r);
         s = take_pages(n, align, cls != 0, sp, &was);
     }
     if (s) {
-        heap_used += n << MP_PAGE_SHIFT;
-        note_used();
+        mp__heap_used += n << MP_PAGE_SHIFT;
+        mp__note_used();
     }
     if (s && cls) {
         s->cls = (uint8_t)cls;
@@ -986,14 +525,14 @@ static mp_span_t *alloc_span(size_t n, size_t align, size_t cls, bool *unbacked)
         MP__STORE(&s->state, (uint8_t)MP_SPAN_SMALL);
         /* Every page to the span; classes come with carving. */
         for (size_t i = 0; i < n; i++)
-            pagemap_set(s->page + i, s);
+            mp__pagemap_set(s->page + i, s);
     } else if (s) {
         MP__STORE(&s->state, (uint8_t)MP_SPAN_LARGE);
         set_bounds(s);
     }
     HEAP_CHECK();
-    pthread_mutex_unlock(&heap_lock);
-    run_jobs(&jobs);
+    pthread_mutex_unlock(&mp__heap_lock);
+    mp__run_jobs(&jobs);
     spares_put(sp);
     *unbacked = was != SPAN_TOUCHED;
     return s;
@@ -1012,9 +551,9 @@ mp_span_t *mp__page_alloc_large(size_t n, size_t align, bool *zeroed)
 static void page_free_locked(mp_span_t *s, jobs_t *jobs, bool idle)
 {
     if (s->state == MP_SPAN_SMALL) {
-        pagemap_set_class(s->page, s->npages, 0);
+        mp__pagemap_set_class(s->page, s->npages, 0);
         for (size_t i = 0; i < s->npages; i++)
-            pagemap_set(s->page + i, NULL);
+            mp__pagemap_set(s->page + i, NULL);
     } else {
         clear_bounds(s);
     }
@@ -1022,51 +561,51 @@ static void page_free_locked(mp_span_t *s, jobs_t *jobs, bool idle)
     s->cls = 0;
     s->listed = 0;
     s->marked = 0;
-    heap_used -= span_bytes(s);
-    add_free(s, s->page, s->npages, SPAN_TOUCHED, idle ? 0 : mp__now_ms());
+    mp__heap_used -= mp__span_bytes(s);
+    mp__add_free(s, s->page, s->npages, SPAN_TOUCHED, idle ? 0 : mp__now_ms());
     if (idle && s->stamp == 0) /* not merged with pages freed lately */
-        give_back(s, MP_VA_RESERVE, jobs);
-    maybe_release(jobs);
+        mp__give_back(s, MP_VA_RESERVE, jobs);
+    mp__maybe_release(jobs);
     HEAP_CHECK();
 }
 
 void mp__page_free(mp_span_t *s)
 {
     jobs_t jobs = {NULL};
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     page_free_locked(s, &jobs, false);
-    pthread_mutex_unlock(&heap_lock);
-    run_jobs(&jobs);
+    pthread_mutex_unlock(&mp__heap_lock);
+    mp__run_jobs(&jobs);
 }
 
 void mp__page_free_idle(mp_span_t *s)
 {
     jobs_t jobs = {NULL};
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     page_free_locked(s, &jobs, true);
-    pthread_mutex_unlock(&heap_lock);
-    run_jobs(&jobs);
+    pthread_mutex_unlock(&mp__heap_lock);
+    mp__run_jobs(&jobs);
 }
 
 bool mp__page_free_large(mp_span_t *s, const void *p)
 {
     jobs_t jobs = {NULL};
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     bool ok = mp__span_at(p) == s && s->state == MP_SPAN_LARGE && (uintptr_t)p == s->page << MP_PAGE_SHIFT;
     if (ok)
         page_free_locked(s, &jobs, false);
-    pthread_mutex_unlock(&heap_lock);
-    run_jobs(&jobs);
+    pthread_mutex_unlock(&mp__heap_lock);
+    mp__run_jobs(&jobs);
     return ok;
 }
 
 mp_span_t *mp__page_lookup(const void *p, uint8_t *state, bool *start)
 {
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     mp_span_t *s = mp__span_at(p);
     *state = s ? s->state : 0;
     *start = s && (uintptr_t)p == s->page << MP_PAGE_SHIFT;
-    pthread_mutex_unlock(&heap_lock);
+    pthread_mutex_unlock(&mp__heap_lock);
     return s;
 }
 
@@ -1079,25 +618,25 @@ bool mp__page_resize(mp_span_t *s, size_t n)
         return false;
     bool ok = true;
     jobs_t jobs = {NULL};
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     if (n < s->npages) {
         size_t tail = s->npages - n;
         clear_bounds(s);
         s->npages = n;
         set_bounds(s);
-        add_free(r, s->page + n, tail, SPAN_TOUCHED, mp__now_ms());
-        heap_used -= tail << MP_PAGE_SHIFT;
+        mp__add_free(r, s->page + n, tail, SPAN_TOUCHED, mp__now_ms());
+        mp__heap_used -= tail << MP_PAGE_SHIFT;
         r = NULL;
-        maybe_release(&jobs);
+        mp__maybe_release(&jobs);
     } else {
         size_t extra = n - s->npages;
-        mp_span_t *next = span_of_page(s->page + s->npages);
+        mp_span_t *next = mp__span_of_page(s->page + s->npages);
         if (next && MP__LOAD(&next->state) == MP_SPAN_FREE && next->npages >= extra) {
             uint8_t st = next->committed;
-            take_free(next);
+            mp__take_free(next);
             if (next->npages > extra) { /* the rest of the neighbour stays free */
                 size_t left = next->npages - extra;
-                add_free(next, next->page + extra, left, st, next->stamp);
+                mp__add_free(next, next->page + extra, left, st, next->stamp);
             } else {
                 mp__span_delete(next);
             }
@@ -1106,27 +645,27 @@ bool mp__page_resize(mp_span_t *s, size_t n)
             clear_bounds(s);
             s->npages = n;
             set_bounds(s);
-            heap_used += extra << MP_PAGE_SHIFT;
-            note_used();
+            mp__heap_used += extra << MP_PAGE_SHIFT;
+            mp__note_used();
         } else {
             ok = false;
         }
     }
     HEAP_CHECK();
-    pthread_mutex_unlock(&heap_lock);
-    run_jobs(&jobs);
+    pthread_mutex_unlock(&mp__heap_lock);
+    mp__run_jobs(&jobs);
     mp__span_delete(r);
     return ok;
 }
 
 int mp__page_move(mp_span_t *s, size_t n)
 {
-    size_t old_bytes = span_bytes(s);
+    size_t old_bytes = mp__span_bytes(s);
     if (n <= s->npages)
         return EINVAL;
     /* The OS moves whole OS pages: a block sharing one with a neighbour
      * would take the neighbour's bytes with it.  The caller copies instead. */
-    if (!os_whole(s))
+    if (!mp__os_whole(s))
         return ENOTSUP;
     size_t pages = (n + MP_GROW_PAGES - 1) / MP_GROW_PAGES * MP_GROW_PAGES;
     size_t bytes = pages << MP_PAGE_SHIFT;
@@ -1147,36 +686,36 @@ int mp__page_move(mp_span_t *s, size_t n)
     /* Out of the page map before the move: the moved-from range is unmapped
      * by it, and another thread's grow may map it again at once and file its
      * own spans there. */
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     clear_bounds(s);
-    pthread_mutex_unlock(&heap_lock);
+    pthread_mutex_unlock(&mp__heap_lock);
     err = ap__os_move((void *)(s->page << MP_PAGE_SHIFT), old_bytes, mem);
     if (err) {
-        pthread_mutex_lock(&heap_lock);
+        pthread_mutex_lock(&mp__heap_lock);
         set_bounds(s);
-        pthread_mutex_unlock(&heap_lock);
+        pthread_mutex_unlock(&mp__heap_lock);
         ap__os_unmap(mem, bytes);
         mp__span_delete(r);
         return err;
     }
     if (thp_on())
         (void)ap__os_hugepage(mem, bytes);
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     s->page = (uintptr_t)mem >> MP_PAGE_SHIFT;
     s->npages = n;
     set_bounds(s);
     MP__ADD(&mp__stat_mapped, bytes - old_bytes);
-    heap_used += span_bytes(s) - old_bytes;
-    note_used();
+    mp__heap_used += mp__span_bytes(s) - old_bytes;
+    mp__note_used();
     if (pages > n) {
-        add_free(r, s->page + n, pages - n, SPAN_FRESH, mp__now_ms());
+        mp__add_free(r, s->page + n, pages - n, SPAN_FRESH, mp__now_ms());
         r = NULL;
     }
     jobs_t jobs = {NULL};
-    maybe_release(&jobs);
+    mp__maybe_release(&jobs);
     HEAP_CHECK();
-    pthread_mutex_unlock(&heap_lock);
-    run_jobs(&jobs);
+    pthread_mutex_unlock(&mp__heap_lock);
+    mp__run_jobs(&jobs);
     mp__span_delete(r);
     return 0;
 }
@@ -1184,22 +723,22 @@ int mp__page_move(mp_span_t *s, size_t n)
 size_t mp__page_trim(void)
 {
     jobs_t jobs = {NULL};
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
     /* Why no reserve here: mp_trim (and malloc_trim) is a request to give
      * back everything free now, address space included. */
-    release(UINT64_MAX, 0, 0, false, &jobs);
-    unmap_excess(0, &jobs);
+    mp__release(UINT64_MAX, 0, 0, false, &jobs);
+    mp__unmap_excess(0, &jobs);
     HEAP_CHECK();
-    pthread_mutex_unlock(&heap_lock);
-    return run_jobs(&jobs);
+    pthread_mutex_unlock(&mp__heap_lock);
+    return mp__run_jobs(&jobs);
 }
 
 void mp__page_totals(size_t *free_resident, size_t *free_all)
 {
-    pthread_mutex_lock(&heap_lock);
-    *free_resident = free_committed;
-    *free_all = free_total;
-    pthread_mutex_unlock(&heap_lock);
+    pthread_mutex_lock(&mp__heap_lock);
+    *free_resident = mp__free_committed;
+    *free_all = mp__free_total;
+    pthread_mutex_unlock(&mp__heap_lock);
 }
 
 /* ---- Expensive checks (ARENAPOOL_DEBUG >= 3) ---- */
@@ -1212,7 +751,7 @@ static void check_fail(const char *what, uintptr_t page, const mp_span_t *s)
 
 /* Walk every page-map entry and check it against the span it names; then
  * every free list against the map. */
-static void heap_check_locked(void)
+void mp__heap_check_locked(void)
 {
     for (size_t r = 0; r < MP_ROOT_LEN; r++) {
         if (MP__LOAD(&mp__root[r]) == 0)
@@ -1246,16 +785,16 @@ static void heap_check_locked(void)
     size_t total = 0, resident = 0;
     for (size_t c = 0; c < 3; c++)
         for (size_t b = 0; b <= MP_BUCKETS; b++)
-            for (mp_span_t *s = free_lists[c][b]; s; s = s->next) {
-                if (s->state != MP_SPAN_FREE || s->committed != c || span_of_page(s->page) != s ||
-                    span_of_page(s->page + s->npages - 1) != s ||
+            for (mp_span_t *s = mp__free_lists[c][b]; s; s = s->next) {
+                if (s->state != MP_SPAN_FREE || s->committed != c || mp__span_of_page(s->page) != s ||
+                    mp__span_of_page(s->page + s->npages - 1) != s ||
                     (b != 0 ? s->npages != b : s->npages <= MP_BUCKETS))
                     check_fail("mp heap check: free span out of place", s->page, s);
-                total += span_bytes(s);
+                total += mp__span_bytes(s);
                 if (c == SPAN_TOUCHED)
-                    resident += span_bytes(s);
+                    resident += mp__span_bytes(s);
             }
-    if (total != free_total || resident != free_committed)
+    if (total != mp__free_total || resident != mp__free_committed)
         check_fail("mp heap check: free totals disagree with the lists", 0, NULL);
 }
 #endif
@@ -1264,21 +803,22 @@ static void heap_check_locked(void)
 
 void mp__page_lock_all(void)
 {
-    pthread_mutex_lock(&heap_lock);
-    pthread_mutex_lock(&leaf_lock);
-    pthread_mutex_lock(&meta_lock);
+    pthread_mutex_lock(&mp__heap_lock);
+    pthread_mutex_lock(&mp__leaf_lock);
+    pthread_mutex_lock(&mp__meta_lock);
 }
 
 void mp__page_unlock_all(void)
 {
-    pthread_mutex_unlock(&meta_lock);
-    pthread_mutex_unlock(&leaf_lock);
-    pthread_mutex_unlock(&heap_lock);
+    pthread_mutex_unlock(&mp__meta_lock);
+    pthread_mutex_unlock(&mp__leaf_lock);
+    pthread_mutex_unlock(&mp__heap_lock);
 }
 
 void mp__page_reinit_locks(void)
 {
-    pthread_mutex_init(&heap_lock, NULL);
-    pthread_mutex_init(&leaf_lock, NULL);
-    pthread_mutex_init(&meta_lock, NULL);
+    pthread_mutex_init(&mp__heap_lock, NULL);
+    pthread_mutex_init(&mp__leaf_lock, NULL);
+    pthread_mutex_init(&mp__meta_lock, NULL);
 }
+
