@@ -430,7 +430,7 @@ void arena_destroy(arena_t *a)
 #if ARENAPOOL_DEBUG
     arena__debug_track(a, ARENA__KIND_ARENA, 0);
 #endif
-    arena__release_spares(a);
+    arena__release_spares(a, true);
     arena__chunk_t *first = a->first;
     while (a->chunk != first) {
         arena__chunk_t *c = a->chunk;

@@ -79,13 +79,19 @@ static int map_chunk(arena_t *a, size_t size, arena__chunk_t **out)
     return 0;
 }
 
-void arena__release_spares(arena_t *a)
+void arena__release_spares(arena_t *a, bool cache)
 {
     while (a->spare) {
         arena__chunk_t *c = a->spare;
         a->spare = c->prev;
         a->spare_bytes -= c->map_size;
-        arena__unmap_chunk(a, c);
+        if (cache) {
+            arena__unmap_chunk(a, c);
+        } else {
+            a->mapped -= c->map_size;
+            a->nchunks--;
+            arena__cache_unmap(c);
+        }
     }
 }
 
@@ -124,7 +130,7 @@ static arena__chunk_t *acquire_chunk(arena_t *a, size_t need)
                 errno = ENOMEM;
                 return NULL;
             }
-            arena__release_spares(a);
+            arena__release_spares(a, true);
             room = a->max_bytes > a->mapped ? a->max_bytes - a->mapped : 0;
         }
         room = room > guard ? (room - guard) & ~(ps - 1) : 0;
@@ -191,14 +197,7 @@ void arena__coalesce_spares(arena_t *a)
     /* Why not to the chunk cache: the chunk mapped below takes their place,
      * so cached they would only double the arena's resident memory (bench
      * 1b: 10 -> 18 MiB peak) for arenas that may never come. */
-    while (a->spare) {
-        arena__chunk_t *c = a->spare;
-        a->spare = c->prev;
-        a->spare_bytes -= c->map_size;
-        a->mapped -= c->map_size;
-        a->nchunks--;
-        arena__cache_unmap(c);
-    }
+    arena__release_spares(a, false);
     size_t ps = arena__page_size(), guard = arena__guard_size(a->flags);
     size_t want = ARENA__ROUND_UP(ARENA__CHUNK_HDR + data, ps);
     if (a->retain_bytes != ARENA_RETAIN_ALL && want + guard > a->retain_bytes)

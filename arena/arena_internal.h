@@ -108,8 +108,9 @@ size_t arena__guard_size(unsigned flags) AP__HIDDEN;
 /* Map `total` bytes; on ENOMEM empty the chunk cache and try once more.  0 or
  * an errno value. */
 int arena__os_map(size_t total, void **p) AP__HIDDEN;
-/* Give every retained spare chunk back to the chunk cache. */
-void arena__release_spares(arena_t *a) AP__HIDDEN;
+/* Give every retained spare chunk back: to the chunk cache, or (cache false)
+ * straight to the OS. */
+void arena__release_spares(arena_t *a, bool cache) AP__HIDDEN;
 /* Put a chunk that left use on the spare stack (retained, poisoned). */
 void arena__push_spare(arena_t *a, arena__chunk_t *c) AP__HIDDEN;
 /* Keep at most retain_bytes of spares: those reused first stay. */
