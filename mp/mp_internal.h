@@ -334,7 +334,6 @@ typedef struct mp_tcache {
     mp_bin_t bins[MP_NUM_CLASSES]; /* bins[0] has max 0: "not small" */
     struct mp_tcache *next, *prev; /* registry of live caches */
     void **store;                  /* every bin's slots, carved at creation */
-    size_t dyn_bytes;              /* list limits granted above the static ones */
     size_t cap_bytes;              /* sum of every list's limit above MP_TC_START, in bytes */
     uint64_t decay_stamp;          /* when this cache last decayed (ms) */
     /* Per list: MP_TC_SPILLED, it has overflowed since the last flush;

@@ -23,14 +23,15 @@
 #include <errno.h>
 #include <string.h>
 
-/* Why a budget: a list that keeps running dry may grow past its class's
- * static limit (as tcmalloc's do, up to 8192 objects), so a program that
+/* Why lists may grow past their static limit: a list that keeps running dry
+ * may grow further (as tcmalloc's do, up to 8192 objects), so a program that
  * frees a large burst and then allocates it again keeps it in its own cache
- * instead of trading every batch with the central lists; the bytes granted
- * above the static limits are capped per thread and given back on flush.
- * The arrays are sized for that growth but only touched as far as used. */
+ * instead of trading every batch with the central lists.  That growth is
+ * charged to the thread's budget (MP_TC_BUDGET) like any other, and one list
+ * grows to at most DYN_LIST_BYTES or DYN_MAX_OBJS objects: the arrays are
+ * sized for that but only touched as far as used. */
 #define DYN_MAX_OBJS 4096u
-#define DYN_BUDGET ((size_t)1 << 20)
+#define DYN_LIST_BYTES ((size_t)1 << 20)
 
 static mp_tcache_t tc_empty; /* never written: every count and max 0 */
 static mp_tcache_t tc_dead;  /* same, for threads past their destructor  */
@@ -76,7 +77,6 @@ static void flush_cache(mp_tcache_t *tc)
         b->max = MP_TC_START;
     }
     tc->cap_bytes = 0;
-    tc->dyn_bytes = 0;
     memset(tc->flags, 0, sizeof tc->flags);
 }
 
@@ -140,7 +140,7 @@ static void global_init(void)
 {
     key_ok = pthread_key_create(&tc_key, tc_destructor) == 0;
     for (size_t cls = 1; cls < MP_NUM_CLASSES; cls++) {
-        size_t cap = DYN_BUDGET / mp__class_size[cls];
+        size_t cap = DYN_LIST_BYTES / mp__class_size[cls];
         if (cap > DYN_MAX_OBJS)
             cap = DYN_MAX_OBJS;
         if (cap < mp__class_limit[cls])
@@ -238,9 +238,8 @@ static void grow_dynamic(mp_tcache_t *tc, mp_bin_t *b, size_t cls)
     if (!(tc->flags[cls] & MP_TC_SPILLED) || b->max < lim || b->max + batch > bin_cap[cls])
         return;
     size_t cost = (size_t)batch * mp__class_size[cls];
-    if (tc->dyn_bytes + cost > DYN_BUDGET || tc->cap_bytes + cost > MP_TC_BUDGET)
+    if (tc->cap_bytes + cost > MP_TC_BUDGET)
         return;
-    tc->dyn_bytes += cost;
     set_max(tc, b, cls, b->max + batch);
 }
 
